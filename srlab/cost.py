@@ -1,0 +1,110 @@
+"""What a network costs: the SMSRN paper's convolution cost equations, parameters, MACs, latency.
+
+The equations count multiply-accumulates (MACs) per output pixel of a k x k convolution with
+D input and N output channels; multiply by H x W for a whole feature map.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def conv_cost(k: int, d: int, n: int) -> int:
+    """Standard k x k conv, D -> N channels: k^2 * D * N MACs per pixel (equation (1))."""
+    return k * k * d * n
+
+
+def depthwise_cost(k: int, d: int) -> int:
+    """Depthwise k x k conv on D channels: k^2 * D MACs per pixel (equation (2))."""
+    return k * k * d
+
+
+def pointwise_cost(d: int, n: int) -> int:
+    """Pointwise 1x1 conv, D -> N channels: D * N MACs per pixel (equation (3))."""
+    return d * n
+
+
+def separable_cost(k: int, d: int, n: int) -> int:
+    """Depthwise then pointwise: D (k^2 + N) MACs per pixel (equation (4))."""
+    return depthwise_cost(k, d) + pointwise_cost(d, n)
+
+
+def separable_ratio(k: int, n: int) -> float:
+    """Separable / standard cost = 1/N + 1/k^2, independent of D (equation (5))."""
+    return 1 / n + 1 / k**2
+
+
+def count_params(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of parameters (only those with ``requires_grad`` unless told otherwise)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def count_macs(model: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+               input_shape: Sequence[int] | torch.Tensor) -> int:
+    """Multiply-accumulates of one forward pass, measured by ``torch.utils.flop_counter``.
+
+    ``input_shape`` is e.g. (1, 3, 128, 128) (a zero tensor on the model's device is used)
+    or an input tensor. FlopCounterMode counts 2 FLOPs per MAC of conv/matmul ops, so
+    MACs = FLOPs / 2. Element-wise ops (ReLU, additions) are not counted, as in papers.
+    """
+    if isinstance(input_shape, torch.Tensor):
+        x = input_shape
+    else:
+        device = next((p.device for p in getattr(model, "parameters", list)()), torch.device("cpu"))
+        x = torch.zeros(tuple(input_shape), device=device)
+    counter = FlopCounterMode(display=False)
+    try:
+        with torch.no_grad(), counter:
+            model(x)
+    except Exception as err:
+        name = type(model).__name__
+        raise ValueError(
+            f"count_macs: {name} failed on an input of shape {tuple(x.shape)}: {err}"
+        ) from err
+    return counter.get_total_flops() // 2
+
+
+@dataclass
+class Latency:
+    """Wall-clock time of one call in milliseconds: median and interquartile range."""
+
+    median_ms: float
+    iqr_ms: float
+    min_ms: float
+    repeats: int
+    device: str
+
+    def __str__(self) -> str:
+        return f"{self.median_ms:.3f} ms (IQR {self.iqr_ms:.3f}, n={self.repeats}, {self.device})"
+
+
+def measure_latency(fn: nn.Module | Callable[[torch.Tensor], object], x: torch.Tensor,
+                    warmup: int = 3, repeats: int = 10) -> Latency:
+    """Time ``fn(x)`` under ``torch.no_grad()``: ``warmup`` untimed calls, then ``repeats``.
+
+    On CUDA the device is synchronised before and after each call, so the time covers the
+    work, not just the kernel launches. Report the median: single runs are noisy.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    cuda = x.device.type == "cuda"
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + repeats):
+            if cuda:
+                torch.cuda.synchronize(x.device)
+            start = time.perf_counter()
+            fn(x)
+            if cuda:
+                torch.cuda.synchronize(x.device)
+            if i >= warmup:
+                times.append((time.perf_counter() - start) * 1000)
+    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    return Latency(statistics.median(times), q[2] - q[0], min(times), repeats, str(x.device))
