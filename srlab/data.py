@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 from srlab.checks import check_image, check_scale
 from srlab.config import data_root, is_offline
+from srlab.download import download_div2k  # noqa: F401  (part of srlab.data's API)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 BENCHMARK_NAMES = ("Set5", "Set14", "B100", "BSD68", "Urban100", "Sun80")

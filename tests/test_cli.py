@@ -13,6 +13,7 @@ def test_demo_writes_figure_offline(tmp_path, capsys):
     out = capsys.readouterr().out
     assert (tmp_path / "demo.png").stat().st_size > 10_000
     assert "offline: yes" in out and "mean x4" in out and "measured 0.1189" in out
+    assert "smsrn_x4" in out and "888,929 params" in out
 
 
 def test_info(capsys):

@@ -1,0 +1,154 @@
+"""MSRN (Li et al., ECCV 2018) and its depthwise-separable version SMSRN (Kim et al., 2021).
+
+Both take an RGB batch in [0, 1] of shape (N, 3, h, w) and return (N, 3, h*scale, w*scale).
+Inside, the image is scaled to MSRN's 0-255 range and the DIV2K mean is subtracted, as in the
+official code; outputs are clamped to [0, 1] in eval mode (training sees the raw output).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from srlab.checks import check_image, check_scale
+from srlab.layers import DepthwiseSeparableConv2d
+
+DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
+RGB_RANGE = 255.0
+
+
+def conv(in_ch: int, out_ch: int, kernel_size: int, separable: bool = False) -> nn.Module:
+    """A "same"-padded k x k conv with bias, standard or depthwise-separable."""
+    if separable:
+        return DepthwiseSeparableConv2d(in_ch, out_ch, kernel_size, bias=True)
+    return nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2, bias=True)
+
+
+class MeanShift(nn.Conv2d):
+    """Adds ``sign * rgb_range * mean`` per channel as a frozen 1x1 conv (12 fixed numbers).
+
+    The official MSRN sets ``requires_grad`` on the module object, which freezes nothing; here
+    the weight and bias themselves get ``requires_grad=False``.
+    """
+
+    def __init__(self, mean: tuple[float, ...] = DIV2K_MEAN, sign: int = -1,
+                 rgb_range: float = RGB_RANGE) -> None:
+        c = len(mean)
+        super().__init__(c, c, kernel_size=1)
+        with torch.no_grad():
+            self.weight.copy_(torch.eye(c).view(c, c, 1, 1))
+            self.bias.copy_(sign * rgb_range * torch.tensor(mean))
+        self.weight.requires_grad = False
+        self.bias.requires_grad = False
+
+
+class MSRB(nn.Module):
+    """Multi-scale residual block: (N, n_feats, H, W) -> (N, n_feats, H, W).
+
+    Two parallel branches (3x3 and 5x5) exchange features twice, the concatenation of the second
+    stage (4 * n_feats channels) is fused by a 1x1 ``confusion`` conv and added to the input.
+    With ``separable=True`` every 3x3/5x5 conv is depthwise-separable (SMSRB); the 1x1 stays.
+    """
+
+    def __init__(self, n_feats: int = 64, separable: bool = False) -> None:
+        super().__init__()
+        self.conv_3_1 = conv(n_feats, n_feats, 3, separable)
+        self.conv_5_1 = conv(n_feats, n_feats, 5, separable)
+        self.conv_3_2 = conv(2 * n_feats, 2 * n_feats, 3, separable)
+        self.conv_5_2 = conv(2 * n_feats, 2 * n_feats, 5, separable)
+        self.confusion = nn.Conv2d(4 * n_feats, n_feats, 1)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s1 = torch.cat([self.relu(self.conv_3_1(x)), self.relu(self.conv_5_1(x))], dim=1)
+        s2 = torch.cat([self.relu(self.conv_3_2(s1)), self.relu(self.conv_5_2(s1))], dim=1)
+        return self.confusion(s2) + x
+
+
+class Upsampler(nn.Sequential):
+    """Sub-pixel upsampling: x2 and x4 as one/two rounds of conv(n -> 4n) + PixelShuffle(2),
+    x3 as conv(n -> 9n) + PixelShuffle(3). No activation (as in MSRN)."""
+
+    def __init__(self, scale: int, n_feats: int) -> None:
+        layers: list[nn.Module] = []
+        if scale & (scale - 1) == 0:  # power of two
+            for _ in range(scale.bit_length() - 1):
+                layers += [conv(n_feats, 4 * n_feats, 3), nn.PixelShuffle(2)]
+        elif scale == 3:
+            layers += [conv(n_feats, 9 * n_feats, 3), nn.PixelShuffle(3)]
+        else:
+            raise ValueError(f"MSRN supports scale 2, 3, 4 or 8, got {scale}")
+        super().__init__(*layers)
+
+
+class MSRN(nn.Module):
+    """Multi-scale residual network for x``scale`` SR.
+
+    ``sub_mean`` -> head 3x3 -> ``n_blocks`` MSRBs -> concat[M1..Mn, head] -> 1x1 -> 3x3 ->
+    upsampler -> 3x3 -> ``add_mean``. ``separable=True`` gives SMSRN (head conv and the
+    3x3/5x5 convs of every block depthwise-separable; the tail stays standard).
+    Input (N, n_colors, h, w) float in [0, 1]; output (N, n_colors, h*scale, w*scale).
+    """
+
+    kind = "msrn"
+
+    def __init__(self, scale: int = 4, n_feats: int = 64, n_blocks: int = 8, n_colors: int = 3,
+                 separable: bool = False) -> None:
+        super().__init__()
+        scale = check_scale(scale, allowed=(2, 3, 4, 8))
+        if n_colors != 3:
+            raise ValueError(f"n_colors must be 3 (the DIV2K mean shift is RGB), got {n_colors}")
+        if n_blocks < 1 or n_feats < 1:
+            raise ValueError(f"n_blocks and n_feats must be >= 1, got {n_blocks}, {n_feats}")
+        self.scale, self.n_colors = scale, n_colors
+        self.config = dict(scale=scale, n_feats=n_feats, n_blocks=n_blocks, n_colors=n_colors)
+        if separable and type(self) is MSRN:
+            self.config["separable"] = True
+        self.sub_mean = MeanShift(sign=-1)
+        self.head = conv(n_colors, n_feats, 3, separable)
+        self.body = nn.ModuleList(MSRB(n_feats, separable) for _ in range(n_blocks))
+        self.tail = nn.Sequential(
+            nn.Conv2d(n_feats * (n_blocks + 1), n_feats, 1),
+            conv(n_feats, n_feats, 3),
+            Upsampler(scale, n_feats),
+            conv(n_feats, n_colors, 3),
+        )
+        self.add_mean = MeanShift(sign=+1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the [0, 1] range check syncs with the GPU, so it runs at inference only
+        check_image(x, "lr", channels=self.n_colors, value_range=not self.training)
+        if x.shape[-1] < 1 or x.shape[-2] < 1:
+            raise ValueError(f"lr: expected a non-empty image, got shape {tuple(x.shape)}")
+        x = self.sub_mean(x * RGB_RANGE)
+        x = self.head(x)
+        feats = [x]
+        for block in self.body:
+            feats.append(block(feats[-1]))
+        # MSRN concatenates the block outputs M1..Mn first and the head output last
+        x = self.tail(torch.cat(feats[1:] + feats[:1], dim=1))
+        x = self.add_mean(x) / RGB_RANGE
+        return x if self.training else x.clamp(0.0, 1.0)
+
+
+class SMSRN(MSRN):
+    """MSRN with depthwise-separable 3x3/5x5 convs (SMSRN paper, Fig. 3). Same I/O as MSRN."""
+
+    kind = "smsrn"
+
+    def __init__(self, scale: int = 4, n_feats: int = 64, n_blocks: int = 8,
+                 n_colors: int = 3) -> None:
+        super().__init__(scale, n_feats, n_blocks, n_colors, separable=True)
+
+
+def build(kind: str, config: dict) -> MSRN:
+    """Rebuild ``MSRN``/``SMSRN`` from the ``kind`` and ``config`` stored in a checkpoint.
+
+    Keys that are not constructor arguments (e.g. the training settings under "train")
+    are ignored.
+    """
+    classes = {"msrn": MSRN, "smsrn": SMSRN}
+    if kind not in classes:
+        raise ValueError(f"expected kind 'msrn' or 'smsrn', got {kind!r}")
+    keys = ("scale", "n_feats", "n_blocks", "n_colors") + (("separable",) if kind == "msrn" else ())
+    return classes[kind](**{k: v for k, v in config.items() if k in keys})

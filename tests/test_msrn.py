@@ -1,0 +1,91 @@
+"""MSRN / SMSRN: exact parameter counts (SMSRN paper, Table 1), shapes, structure, bad input."""
+
+import pytest
+import torch
+from torch import nn
+
+from srlab.cost import count_params
+from srlab.layers import DepthwiseSeparableConv2d
+from srlab.models import MSRB, MSRN, SMSRN
+from srlab.models.msrn import build
+
+
+def test_parameter_counts_match_the_paper():
+    assert count_params(MSRN(scale=4)) == 6_078_019
+    assert count_params(SMSRN(scale=4)) == 888_929
+    assert count_params(MSRN(scale=2)) == 5_930_307
+    assert round(100 * 888_929 / 6_078_019, 2) == 14.63
+
+
+def test_mean_shift_is_frozen():
+    model = MSRN(scale=4)
+    # the official code's MeanShift trains its 2 x 12 numbers; here they are frozen
+    assert count_params(model, trainable_only=False) == 6_078_019 + 24
+    for shift in (model.sub_mean, model.add_mean):
+        assert not shift.weight.requires_grad and not shift.bias.requires_grad
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("cls", [MSRN, SMSRN])
+def test_output_shape_and_range(cls, scale):
+    torch.manual_seed(0)
+    model = cls(scale=scale).eval()
+    with torch.no_grad():
+        sr = model(torch.rand(2, 3, 8, 6))
+    assert sr.shape == (2, 3, 8 * scale, 6 * scale)
+    assert sr.dtype == torch.float32
+    assert 0 <= float(sr.min()) and float(sr.max()) <= 1
+
+
+def test_smsrn_structure():
+    model = SMSRN(scale=4)
+    assert isinstance(model.head, DepthwiseSeparableConv2d)
+    block = model.body[0]
+    for name in ("conv_3_1", "conv_5_1", "conv_3_2", "conv_5_2"):
+        conv = getattr(block, name)
+        assert isinstance(conv, DepthwiseSeparableConv2d)
+        assert conv.depthwise.bias is not None and conv.pointwise.bias is not None
+    assert isinstance(block.confusion, nn.Conv2d) and block.confusion.kernel_size == (1, 1)
+    assert not any(isinstance(m, DepthwiseSeparableConv2d) for m in model.tail.modules())
+    assert model.body[0].conv_5_2.depthwise.kernel_size == (5, 5)
+    assert model.body[0].conv_5_2.depthwise.groups == 128
+
+
+def test_msrb_keeps_shape_and_is_residual():
+    block = MSRB(n_feats=8)
+    nn.init.zeros_(block.confusion.weight)
+    nn.init.zeros_(block.confusion.bias)
+    x = torch.randn(1, 8, 7, 5)
+    assert torch.equal(block(x), x)  # with a zero 1x1 fusion only the skip is left
+
+
+def test_build_round_trip_ignores_training_settings():
+    model = build("smsrn", {"scale": 2, "n_blocks": 1, "train": {"lr": 1e-4}})
+    assert isinstance(model, SMSRN) and model.scale == 2 and len(model.body) == 1
+
+
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        (torch.rand(1, 1, 8, 8), "3 channels"),
+        (torch.rand(3, 8, 8), "4-D"),
+        (torch.randint(0, 255, (1, 3, 8, 8)), "float"),
+        (torch.rand(1, 3, 8, 8) * 255, r"\[0, 1\]"),
+        ([[0.5]], "torch.Tensor"),
+    ],
+)
+def test_bad_input(x, match):
+    model = SMSRN(scale=2, n_blocks=1).eval()
+    with pytest.raises((ValueError, TypeError), match=match):
+        model(x)
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="scale"):
+        MSRN(scale=5)
+    with pytest.raises(ValueError, match="scale"):
+        MSRN(scale=1)
+    with pytest.raises(ValueError, match="n_colors"):
+        MSRN(n_colors=1)
+    with pytest.raises(ValueError, match="kind"):
+        build("edsr", {})
