@@ -10,7 +10,7 @@ SR_MODELS = ("msrn", "smsrn", "tinyunet")
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", choices=SR_MODELS)
-    p.add_argument("--scale", type=int, default=4, help="upscaling factor (TinyUNet: 2)")
+    p.add_argument("--scale", type=int, help="upscaling factor (MSRN/SMSRN default 4; TinyUNet: 2)")
     p.add_argument("--data", help="folder of HR training images (MSRN) or CIFAR-10 copy")
     p.add_argument("--steps", type=int, help="optimiser steps")
     p.add_argument("--batch-size", type=int)
@@ -60,7 +60,15 @@ def info() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError, TypeError) as err:  # bad input: say it, no traceback
+        parser.exit(2, f"error: {err}\n")
+
+
+def run(args: argparse.Namespace) -> int:
     if getattr(args, "threads", None):
         import torch
 

@@ -60,3 +60,10 @@ def test_checks_messages():
 
 def test_offline_flag_is_set_for_tests():
     assert os.environ["SRLAB_OFFLINE"] == "1" and config.is_offline()
+
+
+def test_cli_bad_input_is_a_message_not_a_traceback(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "tinyunet", "--scale", "4"])
+    assert exit_info.value.code == 2
+    assert "x2 model" in capsys.readouterr().err

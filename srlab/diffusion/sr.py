@@ -530,10 +530,10 @@ def build_from_args(args) -> TinyUNetSR:
     )
 
 
-def _scale_note(args) -> None:
+def _check_cli_scale(args) -> None:
     scale = getattr(args, "scale", None)
     if scale not in (None, SCALE):
-        print(f"note: TinyUNet is an x{SCALE} model (16x16 -> 32x32); --scale {scale} is ignored")
+        raise ValueError(f"TinyUNet is an x{SCALE} model (16x16 -> 32x32), got --scale {scale}")
 
 
 def cli_train(args) -> dict:
@@ -547,7 +547,7 @@ def cli_train(args) -> dict:
     from srlab.pretrained import save_weights
     from srlab.train import fit
 
-    _scale_note(args)
+    _check_cli_scale(args)
     if getattr(args, "data", None):
         os.environ["SRLAB_CIFAR10_DIR"] = str(args.data)
     device = torch.device(args.device) if getattr(args, "device", None) else get_device()
@@ -622,7 +622,7 @@ def cli_eval(args) -> list[dict]:
     """
     from srlab.data import load_cifar10_sr
 
-    _scale_note(args)
+    _check_cli_scale(args)
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     names = [args.weights] if getattr(args, "weights", None) else list(SHIPPED)
