@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -106,18 +105,9 @@ def from_checkpoint(ckpt: dict, source: str = "checkpoint") -> nn.Module:
 
 def save_weights(model: nn.Module, kind: str, config: dict, path: str | os.PathLike) -> str:
     """Write the fp16 shipping file ``{"kind", "config", "model"}`` atomically; return sha256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from srlab.train import save_checkpoint  # the one atomic writer (temp file + os.replace)
+
     state = {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
              for k, v in model.state_dict().items()}
-    payload = {"kind": kind, "config": dict(config), "model": state}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; package data must be world-readable
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    save_checkpoint({"kind": kind, "config": dict(config), "model": state}, path)
     return sha256_of(path)

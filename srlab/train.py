@@ -151,12 +151,9 @@ def save_checkpoint(payload: dict, path: str | os.PathLike) -> None:
 def load_checkpoint(path: str | os.PathLike, kind: str | None = None,
                     config: dict | None = None) -> dict:
     """Read a training checkpoint (``weights_only=True``); check its kind/config if given."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise RuntimeError(f"cannot read checkpoint {path}: {err}") from err
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "kind" not in ckpt:
-        raise RuntimeError(f"{path} is not an srlab training checkpoint")
+    from srlab.pretrained import read_checkpoint
+
+    ckpt = read_checkpoint(path)
     if kind is not None and (ckpt["kind"] != kind or ckpt.get("config") != config):
         raise ValueError(
             f"checkpoint {path} holds kind={ckpt['kind']!r} config={ckpt.get('config')}, but "
