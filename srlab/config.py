@@ -2,12 +2,19 @@
 
 Environment variables (all optional):
 
-- ``SRLAB_FAST=1``      fast mode: tiny budgets so every notebook runs in minutes on a CPU.
+- ``SRLAB_FAST=1``      fast mode: tiny budgets, every notebook runs in seconds (CI sets it).
+- ``SRLAB_FULL=1``      full mode: the model cards' recipes (hours on a CPU; meant for a GPU).
+- neither               default mode: a student's run, every notebook in minutes on a CPU,
+                        shipped weights for the headline results.
 - ``SRLAB_OFFLINE=1``   never try to download anything (CI and the tests set it).
 - ``SRLAB_DATA``        where datasets are cached (default ``~/.cache/srlab``).
+- ``SRLAB_OUTPUTS``     where notebooks and commands write checkpoints and figures
+                        (default ``outputs`` in the working directory).
 - ``SRLAB_DEVICE``      force a device (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
 - ``SRLAB_CIFAR10_DIR`` an image-folder copy of CIFAR-10 (``<split>/<class>/*.png|jpg``).
 - ``SRLAB_BENCHMARKS``  a folder holding benchmark sets (``Set5/``, ``Set14/``, ...).
+
+Every setting is read when it is used, so a notebook can change mode without a restart.
 """
 
 from __future__ import annotations
@@ -23,15 +30,23 @@ import torch
 T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
+MODES = ("fast", "default", "full")
 
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
+def mode() -> str:
+    """``"fast"`` (``SRLAB_FAST``), ``"full"`` (``SRLAB_FULL``) or ``"default"``."""
+    if _flag("SRLAB_FAST") and _flag("SRLAB_FULL"):
+        raise ValueError("SRLAB_FAST and SRLAB_FULL are both set: choose one mode")
+    return "fast" if _flag("SRLAB_FAST") else "full" if _flag("SRLAB_FULL") else "default"
+
+
 def is_fast() -> bool:
     """True when ``SRLAB_FAST`` is set: notebooks and scripts use tiny budgets."""
-    return _flag("SRLAB_FAST")
+    return mode() == "fast"
 
 
 def is_offline() -> bool:
@@ -39,21 +54,31 @@ def is_offline() -> bool:
     return _flag("SRLAB_OFFLINE")
 
 
-FAST: bool = is_fast()
+def budget(fast: T, default: T, full: T | None = None) -> T:
+    """Pick a budget by mode, e.g. ``steps = budget(fast=20, default=300, full=24_000)``.
 
-
-def budget(fast: T, full: T) -> T:
-    """Pick a budget by mode, e.g. ``steps = budget(fast=200, full=20_000)``.
-
-    Reads ``SRLAB_FAST`` at call time, so a notebook can change mode without a restart.
+    ``full`` defaults to ``default`` (for budgets that need no GPU-sized version).
     """
-    return fast if is_fast() else full
+    m = mode()
+    if m == "fast":
+        return fast
+    return full if m == "full" and full is not None else default
 
 
 def data_root() -> Path:
     """Folder where datasets are stored (``SRLAB_DATA``, default ``~/.cache/srlab``)."""
     root = os.environ.get("SRLAB_DATA") or Path.home() / ".cache" / "srlab"
     return Path(root).expanduser()
+
+
+def output_dir() -> Path:
+    """Writable folder for checkpoints and figures (``SRLAB_OUTPUTS``, default ``./outputs``).
+
+    Never inside the installed package: a notebook run from anywhere writes where it runs.
+    """
+    out = Path(os.environ.get("SRLAB_OUTPUTS") or "outputs").expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def get_device() -> torch.device:
@@ -80,10 +105,12 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 def describe() -> str:
     """One-paragraph summary of the environment, printed by ``python -m srlab info``."""
     device = get_device()
+    labels = {"fast": "fast (SRLAB_FAST=1)", "full": "full (SRLAB_FULL=1)",
+              "default": "default (set SRLAB_FAST=1 or SRLAB_FULL=1 to change)"}
     lines = [
         f"torch {torch.__version__} | device {device}"
         + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
-        f"mode: {'FAST (SRLAB_FAST=1)' if is_fast() else 'full'} | "
+        f"mode: {labels[mode()]} | "
         f"offline: {'yes (SRLAB_OFFLINE=1)' if is_offline() else 'no'} | "
         f"torch threads: {torch.get_num_threads()}",
         f"data root: {data_root()}",

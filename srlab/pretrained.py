@@ -1,20 +1,25 @@
-"""Shipped weights in ``srlab/weights/``: verified by sha256, loaded with ``weights_only=True``.
+"""Weights: the shipped networks in ``srlab/weights/`` and any srlab weights or checkpoint file.
 
-A weights file is ``torch.save({"kind", "config", "model"})`` with an fp16 state dict;
-``load`` rebuilds the network in fp32, in eval mode, on the requested device::
+A weights file is ``{"kind", "config", "model"}`` (fp16 state dict for shipped files; a
+training checkpoint adds the optimiser state). ``load`` takes a shipped name (sha256 checked)
+or a path and rebuilds the network with ``srlab.models.build``: fp32, eval mode, on ``device``::
 
     model = srlab.pretrained.load("smsrn_x4")
     sr = model(lr)        # lr (N, 3, h, w) in [0, 1] -> sr (N, 3, 4h, 4w) in [0, 1]
+
+Taught in notebooks 02, 03 and 05; the model card is ``srlab/weights/README.md``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from srlab import checkpoint
+from srlab.models import build
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -26,15 +31,7 @@ SHA256: dict[str, str] = {
     "tinyunet_diffusion_linear": "d79a27cf8d9c8f725b6de6fcbc3a467aacb7ec6499ff1c0159de5e21552fcb70",
     "tinyunet_diffusion_cosine": "82a2f081a262aa6236e913c2730377af208de96c906100b0dc8510946df41013",
 }
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+TINYUNET_NAMES = ("tinyunet_regression", "tinyunet_diffusion_linear", "tinyunet_diffusion_cosine")
 
 
 def available() -> list[str]:
@@ -42,72 +39,65 @@ def available() -> list[str]:
     return sorted(name for name in SHA256 if (WEIGHTS_DIR / f"{name}.pt").is_file())
 
 
-def load(name: str, device: str | torch.device = "cpu") -> nn.Module:
-    """The shipped network ``name`` (e.g. ``"msrn_x4"``) in eval mode, fp32, on ``device``.
+def shipped_path(name: str) -> Path:
+    """The verified file of shipped weights ``name``.
 
     Raises ``ValueError`` for an unknown name, ``FileNotFoundError`` when the file is missing
-    and ``RuntimeError`` naming the file when its sha256 does not match (truncated or altered).
+    and ``ValueError`` naming the file when its sha256 does not match (truncated or altered).
     """
     if name not in SHA256:
-        raise ValueError(f"unknown weights {name!r}; shipped names are {sorted(SHA256)}")
+        raise ValueError(f"unknown weights {name!r}: give a file path or a shipped name "
+                         f"({', '.join(sorted(SHA256))})")
     path = WEIGHTS_DIR / f"{name}.pt"
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} is missing from this installation")
-    digest = sha256_of(path)
+    digest = checkpoint.sha256_of(path)
     if digest != SHA256[name]:
-        raise RuntimeError(
-            f"weights file {path} is corrupt (truncated or altered): sha256 {digest}, "
-            f"expected {SHA256[name]}; reinstall srlab to get an intact copy"
-        )
-    return load_file(path, device)
+        raise ValueError(f"weights file {path} is corrupt (truncated or altered): sha256 "
+                         f"{digest}, expected {SHA256[name]}; reinstall srlab for an intact copy")
+    return path
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """``torch.load(path, weights_only=True)`` with clear errors for unreadable files."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise RuntimeError(f"cannot read weights file {path}: {err}") from err
-    if not isinstance(ckpt, dict) or not {"kind", "config", "model"} <= set(ckpt):
-        raise RuntimeError(f"{path} is not an srlab weights file (needs kind, config, model)")
-    return ckpt
+def load(weights: str | os.PathLike, device: str | torch.device = "cpu", *,
+         kind: str | None = None, scale: int | None = None) -> nn.Module:
+    """The network in ``weights`` (a shipped name such as ``"msrn_x4"``, or a path to any
+    srlab weights or checkpoint file), fp32, in eval mode, on ``device``.
 
-
-def load_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild a network from any srlab weights or training checkpoint file (no sha check)."""
-    ckpt = read_checkpoint(path)
+    ``kind`` / ``scale``, when given, are checked ("these weights hold an smsrn network, not
+    msrn"). Every problem is a ``ValueError`` or ``FileNotFoundError`` with one clear line.
+    """
+    looks_like_path = Path(weights).suffix in (".pt", ".ckpt", ".pth") or Path(weights).exists()
+    path = Path(weights) if looks_like_path else shipped_path(str(weights))
+    ckpt = checkpoint.load(path)
     model = from_checkpoint(ckpt, source=str(path))
+    if kind is not None and model.kind != kind:
+        raise ValueError(f"weights {weights} hold a {model.kind} network, not {kind}")
+    if scale is not None and model.scale != scale:
+        raise ValueError(f"weights {weights} are for x{model.scale}, not x{scale}")
     return model.to(device).eval()
 
 
 def from_checkpoint(ckpt: dict, source: str = "checkpoint") -> nn.Module:
-    """Build the network a ``{"kind", "config", "model"}`` dict describes, as fp32."""
-    kind = ckpt["kind"]
-    if kind == "tinyunet":
-        from srlab.diffusion.sr import model_from_checkpoint
-
-        return model_from_checkpoint(ckpt)
-    from srlab.models.msrn import build
-
-    if kind not in ("msrn", "smsrn"):
-        raise ValueError(f"{source}: unknown model kind {kind!r}")
-    model = build(kind, dict(ckpt["config"]))
+    """Build the network a ``{"kind", "config", "model"}`` dict describes and load its weights
+    (as fp32)."""
+    try:
+        model = build(ckpt["kind"], ckpt["config"])
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{source}: cannot build the network it describes: {err}") from None
     state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
-        raise ValueError(f"{source}: weights do not fit {kind} {ckpt['config']}: {err}") from err
-    return model
+        first = str(err).strip().splitlines()[:2]
+        raise ValueError(f"{source}: the weights do not fit a {ckpt['kind']} network with config "
+                         f"{ckpt['config']}: {' '.join(first)}") from None
+    return model.eval()
 
 
-def save_weights(model: nn.Module, kind: str, config: dict, path: str | os.PathLike) -> str:
-    """Write the fp16 shipping file ``{"kind", "config", "model"}`` atomically; return sha256."""
-    from srlab.train import save_checkpoint  # the one atomic writer (temp file + os.replace)
-
+def save_weights(model: nn.Module, path: str | os.PathLike) -> str:
+    """Write ``model`` as an fp16 weights file ``{"kind", "config", "model"}`` atomically;
+    return its sha256 (record it in ``SHA256`` when shipping the file)."""
     state = {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
              for k, v in model.state_dict().items()}
-    save_checkpoint({"kind": kind, "config": dict(config), "model": state}, path)
-    return sha256_of(path)
+    checkpoint.save({"kind": model.kind, "config": dict(model.config), "model": state}, path)
+    return checkpoint.sha256_of(path)

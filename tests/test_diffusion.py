@@ -95,11 +95,22 @@ def test_schedule_round_trip_and_mismatch():
     assert "cosine" in s.describe() and "zero terminal SNR" in s.describe()
 
 
-def test_schedule_to_device_keeps_values():
+def test_schedule_to_device_is_a_copy_on_that_device():
     s = make_schedule("linear", 50)
-    moved = s.to("cpu")
-    assert moved.device.type == "cpu" and moved.T == 50
-    torch.testing.assert_close(moved.alpha_bar, s.alpha_bar)
+    moved = s.to("meta")  # a real move without a GPU: tensors without storage
+    assert moved is not s and moved.device.type == "meta" and moved.T == 50
+    assert moved.name == "linear" and moved.alpha_bar.dtype == torch.float64
+    assert all(getattr(moved, k).device.type == "meta" for k in ("betas", "alphas", "alpha_bar",
+               "alpha_bar_prev", "sqrt_alpha_bar", "sqrt_one_minus_alpha_bar"))
+    assert s.device.type == "cpu" and s.alpha_bar.device.type == "cpu"  # the original stays
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_schedule_to_cuda_keeps_values():
+    s = make_schedule("cosine", 50)
+    moved = s.to("cuda")
+    assert moved.device.type == "cuda"
+    torch.testing.assert_close(moved.alpha_bar.cpu(), s.alpha_bar)
 
 
 # ---------------------------------------------------------------- forward process and loss

@@ -3,7 +3,8 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from srlab.data import bicubic_down, bicubic_up, embedded_images, mod_crop
+from srlab.data import embedded_images
+from srlab.degradation import bicubic_down, bicubic_up, mod_crop
 from srlab.metrics import psnr, rgb_to_y, ssim
 
 
@@ -79,3 +80,16 @@ def test_metrics_reject_bad_input():
         psnr(sr[:, :1], hr[:, :1], y_channel=True)
     with pytest.raises(TypeError, match="float"):
         psnr((sr * 255).to(torch.uint8), (hr * 255).to(torch.uint8))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_metrics_reject_nan_and_inf(bad):
+    sr, hr = _pair()
+    sr[1, 0, 5, 5] = bad
+    for fn in (psnr, ssim):
+        with pytest.raises(ValueError, match="sr: expected finite values.*NaN or infinite"):
+            fn(sr, hr)
+        with pytest.raises(ValueError, match="hr: expected finite values"):
+            fn(hr, sr, y_channel=True)
+    with pytest.raises(ValueError, match="x: expected finite values"):
+        rgb_to_y(sr)

@@ -1,4 +1,5 @@
-"""MSRN / SMSRN: exact parameter counts (SMSRN paper, Table 1), shapes, structure, bad input."""
+"""MSRN / SMSRN: exact parameter counts (SMSRN paper, Table 1), shapes, structure, dtypes,
+bad input, and ``srlab.models.build``."""
 
 import pytest
 import torch
@@ -6,8 +7,7 @@ from torch import nn
 
 from srlab.cost import count_params
 from srlab.layers import DepthwiseSeparableConv2d
-from srlab.models import MSRB, MSRN, SMSRN
-from srlab.models.msrn import build
+from srlab.models import MODELS, MSRB, MSRN, SMSRN, TinyUNetSR, build
 
 
 def test_parameter_counts_match_the_paper():
@@ -60,8 +60,52 @@ def test_msrb_keeps_shape_and_is_residual():
 
 
 def test_build_round_trip_ignores_training_settings():
-    model = build("smsrn", {"scale": 2, "n_blocks": 1, "train": {"lr": 1e-4}})
-    assert isinstance(model, SMSRN) and model.scale == 2 and len(model.body) == 1
+    model = build("smsrn", {"scale": 2, "n_blocks": 1, "n_feats": 8, "separable": True,
+                            "train": {"lr": 1e-4}})
+    assert type(model) is SMSRN and model.scale == 2 and len(model.body) == 1
+    again = build(model.kind, model.config)
+    assert type(again) is SMSRN and again.config == model.config
+    assert {k: v.shape for k, v in again.state_dict().items()} == \
+        {k: v.shape for k, v in model.state_dict().items()}
+    separable = MSRN(scale=2, n_feats=8, n_blocks=1, separable=True)
+    assert separable.config["separable"] is True and "separable" not in model.config
+    rebuilt = MSRN.from_config({**separable.config, "train": {}})
+    assert isinstance(rebuilt.head, DepthwiseSeparableConv2d)
+
+
+def test_build_every_kind():
+    assert set(MODELS) == {"msrn", "smsrn", "tinyunet"}
+    assert type(build("msrn", {"scale": 3, "n_blocks": 1})) is MSRN
+    assert type(build("msrn")) is MSRN and build("msrn").scale == 4
+    tiny = build("tinyunet", {"mode": "regression"})
+    assert type(tiny) is TinyUNetSR and not tiny.is_diffusion
+    for kind, cls in MODELS.items():
+        assert cls.kind == kind
+    with pytest.raises(ValueError, match=r"unknown model kind 'edsr'; expected one of "
+                                         r"\('msrn', 'smsrn', 'tinyunet'\)"):
+        build("edsr", {})
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-6), (torch.float16, 2e-3)])
+def test_float64_and_float16_input_computes_in_float32(dtype, tol):
+    torch.manual_seed(0)
+    model = MSRN(scale=2, n_feats=8, n_blocks=1).eval()
+    x = torch.rand(1, 3, 6, 5).to(dtype)
+    with torch.no_grad():
+        sr = model(x)
+        ref = model(x.float())
+    assert sr.dtype == dtype and sr.shape == (1, 3, 12, 10)
+    torch.testing.assert_close(sr.float(), ref, atol=tol, rtol=0)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_nan_or_inf_input_is_refused(bad):
+    model = SMSRN(scale=2, n_feats=8, n_blocks=1).eval()
+    x = torch.rand(1, 3, 8, 8)
+    x[0, 0, 3, 3] = bad
+    with pytest.raises(ValueError, match="lr: expected finite values.*NaN or infinite"):
+        model(x)
 
 
 @pytest.mark.parametrize(
@@ -72,6 +116,7 @@ def test_build_round_trip_ignores_training_settings():
         (torch.randint(0, 255, (1, 3, 8, 8)), "float"),
         (torch.rand(1, 3, 8, 8) * 255, r"\[0, 1\]"),
         ([[0.5]], "torch.Tensor"),
+        (torch.rand(1, 3, 0, 8), "non-empty"),
     ],
 )
 def test_bad_input(x, match):
@@ -87,5 +132,5 @@ def test_bad_constructor_arguments():
         MSRN(scale=1)
     with pytest.raises(ValueError, match="n_colors"):
         MSRN(n_colors=1)
-    with pytest.raises(ValueError, match="kind"):
-        build("edsr", {})
+    with pytest.raises(ValueError, match="n_blocks and n_feats must be >= 1"):
+        MSRN(n_blocks=0)

@@ -6,10 +6,19 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_TO_PIP = {"pytorch": "torch", "python": None, "pip": None}
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# What `pip install` must accept without replacing it: Google Colab's preinstalled stack, and the
+# newest releases. Update these when Colab moves on.
+STACKS = {
+    "colab": {"python": "3.13", "torch": "2.11.0", "torchvision": "0.26.0", "ipywidgets": "7.7.1"},
+    "newest": {"python": "3.13", "torch": "2.14.0", "torchvision": "0.29.0", "ipywidgets": "8.1.0"},
+}
+RELEASE = re.compile(r'^SRLAB_RELEASE = "git\+(?P<url>[^"@]+)@(?P<tag>[^"]+)"$', re.M)
 
 
 def _name(requirement: str) -> str:
@@ -52,3 +61,88 @@ def test_notebook_is_clean_and_starts_with_setup(path):
     first = "".join(nb["cells"][0]["source"])
     assert nb["cells"][0]["cell_type"] == "code" and "google.colab" in first
     assert "Learning goals" in "".join(nb["cells"][1]["source"])
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=list(STACKS))
+def test_dependencies_accept_preinstalled_stack(stack):
+    meta = _pyproject()["project"]
+    versions = STACKS[stack]
+    assert SpecifierSet(meta["requires-python"]).contains(versions["python"]), (
+        f"requires-python {meta['requires-python']!r} refuses Python {versions['python']} "
+        f"({stack}): lower it")
+    reqs = {Requirement(r).name.lower(): Requirement(r) for r in meta["dependencies"]}
+    for name, version in versions.items():
+        if name == "python":
+            continue
+        assert name in reqs, f"{name} is not a dependency in pyproject.toml"
+        assert reqs[name].specifier.contains(version), (
+            f"pyproject.toml requires {reqs[name]}, so pip would replace {stack}'s {name} "
+            f"{version}: relax the bound")
+
+
+def test_runtime_dependencies_have_lower_bounds_only():
+    for req in map(Requirement, _pyproject()["project"]["dependencies"]):
+        ops = {s.operator for s in req.specifier}
+        assert ops == {">="}, (
+            f"{req}: use a lower bound (>=) only, so pip keeps whatever newer version the "
+            f"environment (Colab) already has")
+
+
+def test_classifiers_within_requires_python():
+    meta = _pyproject()["project"]
+    allowed = SpecifierSet(meta["requires-python"])
+    for c in meta.get("classifiers", []):
+        m = re.fullmatch(r"Programming Language :: Python :: (3\.\d+)", c)
+        if m:
+            assert allowed.contains(m.group(1)), f"classifier {c!r} outside requires-python"
+
+
+def test_setup_cells_install_this_release():
+    meta = _pyproject()["project"]
+    repository = meta.get("urls", {}).get("Repository", "")
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repository), (
+        "pyproject.toml needs [project.urls] Repository = \"https://github.com/<owner>/<repo>\"")
+    want_url, want_tag = repository + ".git", "v" + meta["version"]
+    want = f'SRLAB_RELEASE = "git+{want_url}@{want_tag}"'
+    first = {p.name: "".join(json.loads(p.read_text())["cells"][0]["source"]) for p in NOTEBOOKS}
+    reference = first[NOTEBOOKS[0].name]
+    differ = [name for name, src in first.items() if src != reference]
+    assert not differ, (
+        f"the first cell of {differ} differs from that of {NOTEBOOKS[0].name}: every notebook "
+        f"starts with the same setup cell, byte for byte; copy it over")
+    m = RELEASE.search(reference)
+    assert m, f"the setup cell must define {want}"
+    assert (m["url"], m["tag"]) == (want_url, want_tag), (
+        f"the setup cells install git+{m['url']}@{m['tag']} but pyproject.toml says version "
+        f"{meta['version']} at {repository}: set {want} in the first cell of every notebook "
+        f"(and tag the release {want_tag}), or fix pyproject.toml")
+    assert 'if "google.colab" in sys.modules:' in reference and "SRLAB_RELEASE]" in reference, (
+        "the setup cell must pip install SRLAB_RELEASE only inside Colab")
+
+
+def test_readme_links_point_at_the_repository():
+    meta = _pyproject()["project"]
+    repository = meta["urls"]["Repository"]
+    owner_repo = repository.removeprefix("https://github.com/")
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"(?:colab\.research\.google\.com/github|github\.com)/[^\s)\]\"'`>]+",
+                       readme)
+    assert links, "README.md has no link to the repository or its Colab notebooks"
+    for link in links:
+        path = link.split("github.com/", 1)[1] if link.startswith("github.com") else \
+            link.split("/github/", 1)[1]
+        got = "/".join(path.split("/")[:2]).split("@")[0].removesuffix(".git")
+        assert got == owner_repo, (
+            f"README.md links to {link}: use the repository of pyproject.toml, {repository}")
+        tag = re.search(r"\.git@([^\s/]+)", link)
+        if tag:
+            assert tag.group(1) == "v" + meta["version"], (
+                f"README.md installs {link}: the release is v{meta['version']}")
+        nb = re.search(r"/blob/[^/]+/(notebooks/[^/]+\.ipynb)$", link)
+        if link.startswith("colab."):
+            assert nb and (ROOT / nb.group(1)).is_file(), (
+                f"README.md opens {link} in Colab, which is not a notebook of this repository")

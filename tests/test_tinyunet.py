@@ -48,14 +48,14 @@ def test_layer_shapes_lists_every_stage():
     assert sum(n for _, _, n in rows) == count_params(TinyUNet())
 
 
-@pytest.mark.parametrize("x, match", [
-    (torch.zeros(1, 3, 32, 32), "7 channels"),
-    (torch.zeros(7, 32, 32), "float tensor"),
-    (torch.zeros(1, 7, 30, 32), "multiples of 4"),
-    (torch.zeros(1, 7, 32, 32, dtype=torch.uint8), "float tensor"),
+@pytest.mark.parametrize("x, error, match", [
+    (torch.zeros(1, 3, 32, 32), ValueError, "7 channels"),
+    (torch.zeros(7, 32, 32), ValueError, "4-D tensor"),
+    (torch.zeros(1, 7, 30, 32), ValueError, "multiples of 4"),
+    (torch.zeros(1, 7, 32, 32, dtype=torch.uint8), TypeError, "float tensor"),
 ])
-def test_bad_input_is_a_clear_error(x, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_input_is_a_clear_error(x, error, match):
+    with pytest.raises(error, match=match):
         TinyUNet(in_channels=7)(x)
 
 

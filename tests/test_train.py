@@ -1,25 +1,20 @@
-"""The training loop (fit), the patch sampler, evaluation and the msrn/smsrn CLI handlers."""
+"""srlab.train.fit: the one training loop: losses, evaluation, checkpoints, resume, Ctrl-C,
+the time estimate, and bad arguments."""
 
-import argparse
+import time
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from srlab.data import bicubic_down, quantize
-from srlab.metrics import psnr
+from srlab import checkpoint, train
+from srlab.data import PatchSampler
+from srlab.degradation import bicubic_down, quantize
 from srlab.models import MSRN, SMSRN
-from srlab.train import (
-    PatchSampler,
-    bicubic,
-    cli_eval,
-    cli_train,
-    evaluate,
-    fit,
-    forward_tiled,
-    load_checkpoint,
-)
+from srlab.train import fit, format_seconds, load_checkpoint
+
+CKPT_KEYS = {"kind", "config", "model", "optimizer", "step", "history", "rng"}
 
 
 def tiny(scale=2, separable=False):
@@ -34,68 +29,98 @@ def photos(n=3, size=24):
                                    mode="bilinear", align_corners=False)) for _ in range(n)]
 
 
-def test_patch_sampler_shapes_range_and_seed():
-    sampler = PatchSampler(photos(), scale=2, patch_size=6, device="cpu")
-    lr, hr = sampler(5, torch.Generator().manual_seed(0))
-    assert lr.shape == (5, 3, 6, 6) and hr.shape == (5, 3, 12, 12)
-    assert 0 <= float(hr.min()) and float(hr.max()) <= 1
-    assert torch.equal(lr, bicubic_down(hr, 2))
-    lr2, hr2 = sampler(5, torch.Generator().manual_seed(0))
-    assert torch.equal(hr, hr2)  # same generator state, same batch
+@pytest.fixture(scope="module")
+def sampler():
+    return PatchSampler(photos(), 2, 6, device="cpu")
 
 
-def test_patch_sampler_rejects_small_images():
-    with pytest.raises(ValueError, match="smaller than the HR patch"):
-        PatchSampler(photos(size=8), scale=4, patch_size=4, device="cpu")
-
-
-def test_fit_learns_on_a_fixed_batch():
-    lr, hr = PatchSampler(photos(), 2, 6, device="cpu")(4, torch.Generator().manual_seed(0))
-    history = fit(tiny(), lambda b, g: (lr, hr), steps=25, batch_size=4, lr=1e-2,
+def test_fit_learns_on_a_fixed_batch(sampler):
+    lr, hr = sampler(4, torch.Generator().manual_seed(0))
+    model = tiny()
+    history = fit(model, lambda b, g: (lr, hr), steps=25, batch_size=4, lr=1e-2,
                   device="cpu", progress=False, log_every=5)
+    assert set(history) == {"step", "loss", "eval_step", "eval", "eval_name", "seconds"}
     assert history["step"] == list(range(5, 26, 5))
     assert history["loss"][-1] < 0.7 * history["loss"][0]
-    assert history["seconds"] > 0
+    assert history["seconds"] > 0 and history["eval"] == [] and history["eval_name"] == "eval"
+    assert not model.training  # fit leaves the model in eval mode
 
 
-def test_fit_with_dataset_eval_and_custom_loss():
+def test_fit_with_dataset_eval_fn_and_custom_loss():
     hrs = torch.cat(photos(4, 12))[..., :12, :12]
     pairs = list(zip(bicubic_down(hrs, 2), hrs, strict=True))
-    calls = []
+    calls, evals = [], []
 
     def loss_fn(model, lr, hr):
         calls.append(lr.shape)
+        assert model.training
         return F.mse_loss(model(lr), hr)
 
-    history = fit(tiny(), pairs, steps=4, batch_size=2, loss=loss_fn, eval_data=pairs[:2],
-                  eval_every=2, device="cpu", progress=False, log_every=2)
-    assert calls == [(2, 3, 6, 6)] * 4
-    assert history["eval_step"] == [2, 4]
-    assert all(5 < p < 60 for p in history["eval_psnr"])
+    def eval_fn(model):
+        assert not model.training and not torch.is_grad_enabled()
+        evals.append(1)
+        return 20.0 + len(evals)
+
+    history = fit(tiny(), pairs, steps=5, batch_size=2, loss=loss_fn, eval_fn=eval_fn,
+                  eval_name="toy PSNR", eval_every=2, device="cpu", progress=False, log_every=2)
+    assert calls == [(2, 3, 6, 6)] * 5
+    assert history["eval_step"] == [2, 4, 5] and history["eval"] == [21.0, 22.0, 23.0]
+    assert history["eval_name"] == "toy PSNR" and history["step"] == [2, 4, 5]
 
 
-def test_resume_gives_the_same_weights_as_one_run(tmp_path):
-    sampler = PatchSampler(photos(), 2, 6, device="cpu")
+@pytest.mark.parametrize("loss, expected", [
+    ("l1", lambda m, lr, hr: F.l1_loss(m(lr), hr)),
+    ("l2", lambda m, lr, hr: F.mse_loss(m(lr), hr)),
+    ("model", lambda m, lr, hr: m.loss(lr, hr)),
+])
+def test_named_losses(loss, expected, sampler):
+    lr, hr = sampler(2, torch.Generator().manual_seed(0))
+    model = tiny()
+    model.loss = lambda a, b: (model(a) - b).abs().max()  # a "model" loss that is neither
+    with torch.no_grad():
+        first = float(expected(model.train(), lr, hr))
+    history = fit(model, lambda b, g: (lr, hr), steps=1, batch_size=2, loss=loss, lr=1e-9,
+                  device="cpu", progress=False, log_every=1)
+    assert history["loss"] == [pytest.approx(first, rel=1e-5)]
+
+
+def test_checkpoint_holds_kind_and_the_models_config(tmp_path, sampler):
+    ckpt = tmp_path / "run.ckpt"
+    model = tiny(separable=True)
+    fit(model, sampler, steps=2, batch_size=1, ckpt_path=ckpt, device="cpu", progress=False)
+    saved = checkpoint.load(ckpt)
+    assert set(saved) == CKPT_KEYS and "scaler" not in saved
+    assert saved["kind"] == "msrn" and saved["config"] == model.config and saved["step"] == 2
+    smsrn = SMSRN(scale=2, n_feats=4, n_blocks=1)
+    fit(smsrn, sampler, steps=1, batch_size=1, ckpt_path=tmp_path / "s.ckpt", device="cpu",
+        progress=False, config={"mine": 1})
+    assert checkpoint.load(tmp_path / "s.ckpt")["kind"] == "smsrn"
+    assert load_checkpoint(tmp_path / "s.ckpt", "smsrn", {"mine": 1})["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ckpt", "s.ckpt"]  # no temp files
+
+
+def test_resume_gives_the_same_weights_as_one_run(tmp_path, sampler):
     kw = dict(batch_size=2, lr=1e-3, device="cpu", progress=False, log_every=1)
     full = tiny()
-    fit(full, sampler, steps=4, **kw)
+    one_run = fit(full, sampler, steps=4, **kw)
     ckpt = tmp_path / "run.ckpt"
     part = tiny()
     fit(part, sampler, steps=2, ckpt_path=ckpt, **kw)
     resumed = tiny()
     history = fit(resumed, sampler, steps=4, ckpt_path=ckpt, **kw)
     assert history["step"] == [1, 2, 3, 4]
+    assert history["loss"] == pytest.approx(one_run["loss"], rel=1e-5)
     for a, b in zip(full.state_dict().values(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
-    saved = load_checkpoint(ckpt)
-    assert saved["step"] == 4 and saved["kind"] == "msrn"
-    keys = {"kind", "config", "model", "optimizer", "scaler", "step", "history", "rng"}
-    assert keys <= set(saved)
+    saved = load_checkpoint(ckpt, "msrn", resumed.config)
+    assert saved["step"] == 4 and set(saved) == CKPT_KEYS
+    # resume=False starts from scratch and overwrites
+    fresh = fit(tiny(), sampler, steps=1, ckpt_path=ckpt, resume=False, **kw)
+    assert fresh["step"] == [1] and checkpoint.load(ckpt)["step"] == 1
 
 
-def test_resume_with_another_architecture_is_refused(tmp_path):
+def test_resume_with_another_architecture_is_refused(tmp_path, sampler):
     ckpt = tmp_path / "run.ckpt"
-    sampler = PatchSampler(photos(), 2, 6, device="cpu")
     fit(tiny(), sampler, steps=1, batch_size=1, ckpt_path=ckpt, device="cpu", progress=False)
     other = SMSRN(scale=2, n_feats=4, n_blocks=1)
     with pytest.raises(ValueError, match="kind='msrn'.*kind='smsrn'"):
@@ -103,11 +128,17 @@ def test_resume_with_another_architecture_is_refused(tmp_path):
     with pytest.raises(ValueError, match="config"):
         fit(tiny(scale=4), PatchSampler(photos(), 4, 4, device="cpu"), steps=2, batch_size=1,
             ckpt_path=ckpt, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="this run is kind='smsrn'"):
+        load_checkpoint(ckpt, "smsrn", tiny().config)
+    (tmp_path / "weights.pt").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a srlab weights file"):
+        fit(tiny(), sampler, steps=1, batch_size=1, ckpt_path=tmp_path / "weights.pt",
+            device="cpu", progress=False)
 
 
-def test_keyboard_interrupt_keeps_the_last_checkpoint(tmp_path):
+def test_keyboard_interrupt_saves_a_checkpoint_at_the_interrupted_step(tmp_path, sampler,
+                                                                       capsys):
     ckpt = tmp_path / "run.ckpt"
-    sampler = PatchSampler(photos(), 2, 6, device="cpu")
     steps_done = []
 
     def loss_fn(model, lr, hr):
@@ -116,80 +147,116 @@ def test_keyboard_interrupt_keeps_the_last_checkpoint(tmp_path):
         steps_done.append(1)
         return F.l1_loss(model(lr), hr)
 
-    history = fit(tiny(), sampler, steps=10, batch_size=1, loss=loss_fn, ckpt_path=ckpt,
-                  ckpt_every=2, device="cpu", progress=False, log_every=1)
+    model = tiny()
+    history = fit(model, sampler, steps=10, batch_size=1, loss=loss_fn, ckpt_path=ckpt,
+                  ckpt_every=100, device="cpu", progress=False, log_every=1)
     assert history["step"] == [1, 2, 3]
-    assert load_checkpoint(ckpt)["step"] == 2
+    saved = load_checkpoint(ckpt, "msrn", model.config)
+    assert saved["step"] == 3 and saved["history"]["step"] == [1, 2, 3]
+    for k, v in model.state_dict().items():
+        assert torch.equal(saved["model"][k], v)
+    assert f"interrupted at step 3; checkpoint of step 3 saved in {ckpt}" in capsys.readouterr().out
+    # the run goes on from there
+    resumed = fit(tiny(), sampler, steps=5, batch_size=1, ckpt_path=ckpt, device="cpu",
+                  progress=False, log_every=1)
+    assert resumed["step"] == [1, 2, 3, 4, 5]
 
 
-def test_fit_bad_arguments():
-    sampler = PatchSampler(photos(), 2, 6, device="cpu")
-    with pytest.raises(ValueError, match="loss must be"):
-        fit(tiny(), sampler, steps=1, batch_size=1, loss="huber", device="cpu", progress=False)
-    with pytest.raises(ValueError, match="batch_size"):
-        fit(tiny(), sampler, steps=1, batch_size=0, device="cpu", progress=False)
+def test_keyboard_interrupt_without_checkpoint(sampler, capsys):
+    def loss_fn(model, lr, hr):
+        raise KeyboardInterrupt
+
+    history = fit(tiny(), sampler, steps=3, batch_size=1, loss=loss_fn, device="cpu",
+                  progress=False)
+    assert history["step"] == []
+    assert capsys.readouterr().out.strip() == "interrupted at step 0"
 
 
-def test_evaluate_bicubic_matches_direct_metrics():
-    images = {"a": photos(1, 30)[0], "b": photos(1, 33)[0]}
-    res = evaluate(bicubic(2), images, 2)
-    hr = images["b"][..., :32, :36]  # mod-crop of 33x37
-    expected = psnr(quantize(bicubic(2)(bicubic_down(hr, 2))), hr, y_channel=True, shave=2)
-    assert res["names"] == ["a", "b"]
-    assert res["psnr"][1] == pytest.approx(float(expected))
-    assert res["mean_psnr"] == pytest.approx(sum(res["psnr"]) / 2)
-    assert 0 < res["mean_ssim"] <= 1 and res["shave"] == 2
+def test_learning_rate_milestones_halve_the_rate(tmp_path, sampler):
+    ckpt = tmp_path / "run.ckpt"
+    fit(tiny(), sampler, steps=5, batch_size=1, lr=0.008, lr_milestones=[2, 4], ckpt_path=ckpt,
+        device="cpu", progress=False)
+    assert checkpoint.load(ckpt)["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.002)
 
 
-def test_tiled_forward_matches_whole_image():
-    def nearest(x):
-        return F.interpolate(x, scale_factor=2, mode="nearest")
+def test_time_estimate_is_printed_for_long_runs_only(monkeypatch, sampler):
+    printed = []
+    monkeypatch.setattr(train.tqdm, "write", lambda text, *a, **k: printed.append(text))
+    clock = [0.0]
+    monkeypatch.setattr(train, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
 
-    lr = torch.rand(1, 3, 21, 17)
-    torch.testing.assert_close(forward_tiled(nearest, lr, 2, tile=8, overlap=2), nearest(lr))
-    model = tiny().eval()
-    with torch.no_grad():
-        res_tiled = evaluate(model, photos(1, 40), 2, tile=12)
-        res_whole = evaluate(model, photos(1, 40), 2)
-    assert res_tiled["mean_psnr"] == pytest.approx(res_whole["mean_psnr"], abs=0.5)
+    def ten_second_l1(model, lr, hr):  # every step appears to take 10 s
+        clock[0] += 10.0
+        return F.l1_loss(model(lr), hr)
 
+    kw = dict(batch_size=1, loss=ten_second_l1, device="cpu", log_every=100)
+    history = fit(tiny(), sampler, steps=20, **kw)
+    assert printed == ["fit: 20 steps planned, 10000 ms per step measured on cpu: about "
+                       "2.3 min more. Interrupting keeps a checkpoint only with ckpt_path"]
+    assert history["seconds"] == pytest.approx(200.0)
 
-def test_evaluate_bad_input():
-    with pytest.raises(ValueError, match="x2 network.*x4"):
-        evaluate(tiny(scale=2), photos(1, 32), 4)
-    with pytest.raises(ValueError, match="smaller than the scale"):
-        evaluate(bicubic(4), [torch.rand(1, 3, 3, 3)], 4)
-    hrs = torch.cat(photos(2, 16))[..., :16, :16]
-    x3_pairs = list(zip(F.avg_pool2d(hrs, 4), hrs, strict=True))  # x4 pairs
-    with pytest.raises(ValueError, match="not x2"):
-        evaluate(bicubic(2), x3_pairs, 2)
-
-
-def _write_folder(folder, n, size):
-    folder.mkdir(parents=True)
-    for i, img in enumerate(photos(n, size)):
-        arr = (img[0].permute(1, 2, 0) * 255).round().byte().numpy()
-        Image.fromarray(arr).save(folder / f"img{i}.png")
+    printed.clear()
+    fit(tiny(), sampler, steps=20, progress=False, **{**kw, "log_every": 1})
+    assert printed == []  # progress=False: silent
+    fit(tiny(), sampler, steps=11, **kw)
+    assert printed == []  # 10 s x 5 steps left: shorter than ETA_PRINT_ABOVE_S
+    monkeypatch.setattr(train, "ETA_PRINT_ABOVE_S", 1e9)
+    fit(tiny(), sampler, steps=20, **kw)
+    assert printed == []
 
 
-def test_cli_train_then_eval(tmp_path, monkeypatch, capsys):
-    _write_folder(tmp_path / "train", 2, 40)
-    _write_folder(tmp_path / "bench" / "Set5", 1, 48)
-    monkeypatch.setenv("SRLAB_BENCHMARKS", str(tmp_path / "bench"))
-    args = argparse.Namespace(
-        model="smsrn", scale=4, data=str(tmp_path / "train"), steps=2, batch_size=1,
-        patch_size=4, lr=None, out=str(tmp_path / "smsrn.ckpt"), seed=0, resume=True,
-        eval_every=None, device="cpu", weights=None, sets=None, threads=None, limit=None)
-    summary = cli_train(args)
-    assert summary["steps"] == 2 and (tmp_path / "smsrn.pt").is_file()
-    assert (tmp_path / "smsrn.json").is_file()
-    args.weights = str(tmp_path / "smsrn.pt")
-    results = cli_eval(args)
-    assert list(results) == ["Set5"]
-    assert "Set5" in capsys.readouterr().out
-    args.model = "msrn"
-    with pytest.raises(ValueError, match="smsrn network, not msrn"):
-        cli_eval(args)
-    args.model, args.scale = "smsrn", 2
-    with pytest.raises(ValueError, match="x4, not x2"):
-        cli_eval(args)
+def test_time_estimate_with_a_slow_loss(monkeypatch, sampler, tmp_path):
+    printed = []
+    monkeypatch.setattr(train.tqdm, "write", lambda text, *a, **k: printed.append(text))
+    monkeypatch.setattr(train, "ETA_AFTER", 2)
+    monkeypatch.setattr(train, "ETA_PRINT_ABOVE_S", 0.05)
+
+    def slow_l1(model, lr, hr):
+        time.sleep(0.02)
+        return F.l1_loss(model(lr), hr)
+
+    ckpt = tmp_path / "run.ckpt"
+    fit(tiny(), sampler, steps=8, batch_size=1, loss=slow_l1, device="cpu", ckpt_path=ckpt,
+        log_every=100)
+    assert len(printed) == 1 and "8 steps planned" in printed[0]
+    assert f"Interrupting keeps a checkpoint in {ckpt}" in printed[0]
+
+
+def test_nan_loss_stops_with_a_clear_error(sampler):
+    def nan_loss(model, lr, hr):
+        return F.l1_loss(model(lr), hr) * float("nan")
+
+    with pytest.raises(FloatingPointError, match="loss became nan at step 2"):
+        fit(tiny(), sampler, steps=5, batch_size=1, loss=nan_loss, device="cpu",
+            progress=False, log_every=2)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"loss": "huber"}, "loss must be 'l1', 'l2', 'model' or a callable"),
+    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
+    ({"steps": -1}, "steps must be an integer >= 0"),
+    ({"steps": 2.5}, "steps must be an integer"),
+    ({"lr": 0}, "lr must be a number > 0"),
+    ({"lr": -1e-3}, "lr must be a number > 0"),
+])
+def test_fit_bad_arguments(kwargs, match, sampler):
+    args = {"steps": 1, "batch_size": 1, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        fit(tiny(), sampler, device="cpu", progress=False, **args)
+    with pytest.raises(ValueError, match="empty dataset"):
+        fit(tiny(), [], steps=1, batch_size=1, device="cpu", progress=False)
+
+
+def test_zero_steps_trains_nothing(sampler):
+    model = tiny()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    history = fit(model, sampler, steps=0, batch_size=1, device="cpu", progress=False)
+    assert history["step"] == [] and history["loss"] == []
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_format_seconds():
+    assert format_seconds(42.4) == "42 s"
+    assert format_seconds(89) == "89 s"
+    assert format_seconds(210) == "3.5 min"
+    assert format_seconds(2.1 * 3600) == "2.1 h"

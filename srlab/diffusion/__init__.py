@@ -1,4 +1,8 @@
-"""A small, correct diffusion core: noise schedules, the DDPM loss and sampler, DDIM sampling."""
+"""A small, correct diffusion core: noise schedules, the DDPM loss and sampler, DDIM sampling.
+
+Taught in notebook 04. It imports nothing from the SR side of srlab: any denoiser
+``model(x_t, t, cond)`` works with it (the TinyUNet super-resolver in ``srlab.models`` is one).
+"""
 
 from .ddim import SPACINGS, ddim_sample, ddim_timesteps
 from .ddpm import (
@@ -16,7 +20,6 @@ from .schedules import (
     make_schedule,
     rescale_zero_terminal_snr,
 )
-from .sr import TinyUNetSR, model_from_checkpoint  # noqa: F401  (few-step TinyUNet SR)
 
 __all__ = [
     "NoiseSchedule",

@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from srlab.checks import check_batch, check_choice
+
 from .schedules import NoiseSchedule
 
 PREDICTIONS = ("eps", "x0", "v")
@@ -31,9 +33,7 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]
 
 def check_prediction(prediction: object) -> str:
     """Return ``prediction`` if it is one of ``PREDICTIONS``, else raise ``ValueError``."""
-    if prediction not in PREDICTIONS:
-        raise ValueError(f"unknown prediction type {prediction!r}; expected one of {PREDICTIONS}")
-    return prediction  # type: ignore[return-value]
+    return check_choice(prediction, PREDICTIONS, "prediction type")  # type: ignore[return-value]
 
 
 def _check_schedule(schedule: object) -> NoiseSchedule:
@@ -43,19 +43,6 @@ def _check_schedule(schedule: object) -> NoiseSchedule:
             f"got {type(schedule).__name__}"
         )
     return schedule
-
-
-def _check_x(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(
-            f"{name}: expected a torch.Tensor of shape (N, ...), got {type(x).__name__}"
-        )
-    if x.ndim < 1 or not x.is_floating_point():
-        raise ValueError(
-            f"{name}: expected a float tensor with a batch dimension (N, ...), "
-            f"got dtype {x.dtype}, shape {tuple(x.shape)}"
-        )
-    return x
 
 
 def _batch_t(t: int | torch.Tensor, x: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
@@ -102,7 +89,7 @@ def q_sample(
     x0: float (N, ...); t: int or LongTensor (N,) in [0, T-1]; noise: like x0 (None: drawn
     with ``torch.randn_like``). Returns x_t, same shape and dtype as x0.
     """
-    x0 = _check_x(x0, "x0")
+    x0 = check_batch(x0, "x0")
     schedule = _check_schedule(schedule)
     t = _batch_t(t, x0, schedule)
     if noise is None:
@@ -214,7 +201,7 @@ def diffusion_loss(
     x0: float (N, ...) scaled to [-1, 1]; t ~ Uniform{0..T-1} and noise ~ N(0, I) are drawn
     (with ``generator`` if given) unless passed. Returns a scalar tensor.
     """
-    x0 = _check_x(x0, "x0")
+    x0 = check_batch(x0, "x0")
     schedule = _check_schedule(schedule)
     prediction = check_prediction(prediction)
     n = x0.shape[0]

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 
 import torch
 
+from srlab.checks import check_choice, check_int
+
 SCHEDULES = ("linear", "cosine")
 
 
 def _check_T(T: object) -> int:
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"T (number of diffusion steps) must be an integer >= 1, got {T!r}")
-    return T
+    return check_int(T, "T (the number of diffusion steps)", minimum=1)
 
 
 def linear_schedule(T: int) -> torch.Tensor:
@@ -229,8 +229,7 @@ def make_schedule(
 ) -> NoiseSchedule:
     """Build a :class:`NoiseSchedule`: ``name`` in {"linear", "cosine"}, ``T`` steps,
     optionally rescaled to zero terminal SNR, on ``device`` (default CPU)."""
-    if name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; expected one of {SCHEDULES}")
+    check_choice(name, SCHEDULES, "schedule")
     betas = linear_schedule(T) if name == "linear" else cosine_schedule(T)
     if zero_terminal_snr:
         betas = rescale_zero_terminal_snr(betas)

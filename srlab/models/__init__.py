@@ -1,4 +1,27 @@
-"""The course's networks: MSRN / SMSRN (x2, x3, x4 SR) and TinyUNet (diffusion SR denoiser)."""
+"""The course's networks, and the one way to build any of them from a checkpoint's config.
 
-from srlab.models.msrn import MSRB, MSRN, SMSRN  # noqa: F401
-from srlab.models.tinyunet import TinyUNet  # noqa: F401
+- ``msrn``: MSRN and SMSRN, x2/x3/x4 SR (notebooks 02, 03).
+- ``tinyunet``: the TinyUNet denoiser (notebook 05); ``tinyunet_sr``: ``TinyUNetSR``, the
+  x2 super-resolver around it (few-step DDIM diffusion or one-pass regression).
+
+``build(kind, config)`` is how checkpoints, shipped weights and the command line make a
+network; every model class has a ``kind``, a ``config`` dict and ``from_config``.
+"""
+
+from torch import nn
+
+from srlab.checks import check_choice
+from srlab.models.msrn import MSRB, MSRN, SMSRN
+from srlab.models.tinyunet import TinyUNet
+from srlab.models.tinyunet_sr import TinyUNetSR
+
+MODELS: dict[str, type[nn.Module]] = {"msrn": MSRN, "smsrn": SMSRN, "tinyunet": TinyUNetSR}
+
+
+def build(kind: str, config: dict | None = None) -> nn.Module:
+    """A fresh (untrained) ``kind`` network ("msrn", "smsrn", "tinyunet") from ``config``."""
+    check_choice(kind, tuple(MODELS), "model kind")
+    return MODELS[kind].from_config(dict(config or {}))
+
+
+__all__ = ["MODELS", "MSRB", "MSRN", "SMSRN", "TinyUNet", "TinyUNetSR", "build"]

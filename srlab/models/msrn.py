@@ -115,11 +115,22 @@ class MSRN(nn.Module):
         )
         self.add_mean = MeanShift(sign=+1)
 
+    @classmethod
+    def from_config(cls, config: dict) -> MSRN:
+        """Rebuild from a checkpoint's ``config``; keys that are not constructor arguments
+        (e.g. the training settings under "train") are ignored."""
+        keys = ("scale", "n_feats", "n_blocks", "n_colors") + (("separable",) if cls is MSRN
+                                                               else ())
+        return cls(**{k: v for k, v in config.items() if k in keys})
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the [0, 1] range check syncs with the GPU, so it runs at inference only
         check_image(x, "lr", channels=self.n_colors, value_range=not self.training)
         if x.shape[-1] < 1 or x.shape[-2] < 1:
             raise ValueError(f"lr: expected a non-empty image, got shape {tuple(x.shape)}")
+        in_dtype, dtype = x.dtype, self.sub_mean.weight.dtype
+        if in_dtype != dtype:
+            return self.forward(x.to(dtype)).to(in_dtype)  # float16/64 images: compute in fp32
         x = self.sub_mean(x * RGB_RANGE)
         x = self.head(x)
         feats = [x]
@@ -139,16 +150,3 @@ class SMSRN(MSRN):
     def __init__(self, scale: int = 4, n_feats: int = 64, n_blocks: int = 8,
                  n_colors: int = 3) -> None:
         super().__init__(scale, n_feats, n_blocks, n_colors, separable=True)
-
-
-def build(kind: str, config: dict) -> MSRN:
-    """Rebuild ``MSRN``/``SMSRN`` from the ``kind`` and ``config`` stored in a checkpoint.
-
-    Keys that are not constructor arguments (e.g. the training settings under "train")
-    are ignored.
-    """
-    classes = {"msrn": MSRN, "smsrn": SMSRN}
-    if kind not in classes:
-        raise ValueError(f"expected kind 'msrn' or 'smsrn', got {kind!r}")
-    keys = ("scale", "n_feats", "n_blocks", "n_colors") + (("separable",) if kind == "msrn" else ())
-    return classes[kind](**{k: v for k, v in config.items() if k in keys})

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srlab.checks import check_image
+
 
 class TinyUNet(nn.Module):
     """(N, in_channels, H, W) -> (N, out_channels, H, W) in ``out_range``; H, W multiples of 4.
@@ -56,13 +58,7 @@ class TinyUNet(nn.Module):
 
     def check_input(self, x: object) -> torch.Tensor:
         """Raise a clear error unless x is a float (N, in_channels, H, W) with H, W % 4 == 0."""
-        c = self.config["in_channels"]
-        if not isinstance(x, torch.Tensor) or x.ndim != 4 or not x.is_floating_point():
-            got = f"shape {tuple(x.shape)}, dtype {x.dtype}" if isinstance(x, torch.Tensor) \
-                else type(x).__name__
-            raise ValueError(f"TinyUNet input: expected a float tensor (N, {c}, H, W), got {got}")
-        if x.shape[1] != c:
-            raise ValueError(f"TinyUNet input: expected {c} channels, got shape {tuple(x.shape)}")
+        check_image(x, "TinyUNet input", channels=self.config["in_channels"], value_range=False)
         h, w = x.shape[-2:]
         if h % 4 or w % 4 or h == 0 or w == 0:
             raise ValueError(f"TinyUNet input: H and W must be positive multiples of 4 (two "

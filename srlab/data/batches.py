@@ -1,0 +1,133 @@
+"""Training batches cut on the device: the one sampler every training run of the course uses.
+
+Training a small SR network is easily limited by image decoding and host-to-device copies, so
+the HR images are read once, kept on the training device as uint8, and every batch is cut,
+augmented and degraded there (taught in notebooks 02 and 05).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+
+from srlab.checks import check_choice, check_image, check_int, check_scale
+from srlab.config import get_device
+from srlab.data.images import list_images, load_image
+from srlab.degradation import bicubic_down, quantize
+
+AUGMENTATIONS = ("none", "flip", "dihedral")
+
+
+class PatchSampler:
+    """Random (lr, hr) training batches cut from HR images held on ``device`` as uint8.
+
+    Per batch: a rescale factor s drawn from ``rescale`` (an HR crop of ``patch_size * scale
+    / s`` pixels is resized to ``patch_size * scale``); per sample a random image and crop
+    position and the augmentation: ``"flip"`` (random horizontal flip), ``"dihedral"`` (flips
+    and a transpose: all 8 rotations/reflections) or ``"none"``; then LR = ``bicubic_down(hr,
+    scale)``. ``patch_size=None`` takes whole images (all of one size, e.g. CIFAR-10).
+
+    ``images``: a list of (3, H, W) / (1, 3, H, W) float tensors in [0, 1], or one uint8
+    tensor (N, 3, H, W) (80 photos of 1024x768 take 190 MB, 50,000 CIFAR images 150 MB).
+    Call as ``lr, hr = sampler(batch_size, generator)``: (B, 3, p, p) and (B, 3, p*s, p*s)
+    float32 in [0, 1]; all randomness comes from ``generator``.
+    """
+
+    def __init__(self, images: list[torch.Tensor] | torch.Tensor, scale: int,
+                 patch_size: int | None, *, device: str | torch.device | None = None,
+                 augment: str = "dihedral", rescale: tuple[float, float] = (1.0, 1.0),
+                 source: str = "") -> None:
+        self.scale = check_scale(scale)
+        self.augment = check_choice(augment, AUGMENTATIONS, "augmentation")
+        lo, hi = rescale
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(f"rescale must satisfy 0 < lo <= hi <= 1, got {rescale}")
+        self.rescale, self.source = (lo, hi), source
+        self.device = torch.device(device) if device is not None else get_device()
+        self.images = _as_uint8(images, self.device)
+        sizes = [tuple(img.shape[-2:]) for img in self.images]
+        self.sizes = torch.tensor(sizes)  # (n, 2): H, W of every image
+        self.min_side = int(self.sizes.min())
+        if patch_size is None:
+            if len(set(sizes)) != 1:
+                raise ValueError("patch_size=None (whole images) needs images of one size, got "
+                                 f"{len(set(sizes))} sizes; give an LR patch_size")
+            patch_size = check_int(self.min_side // self.scale, "LR image size", minimum=1)
+        self.patch_size = check_int(patch_size, "patch_size (LR pixels)", minimum=1)
+        self.hr_patch = self.patch_size * self.scale
+        if self.min_side < self.hr_patch:
+            raise ValueError(f"an image is {self.min_side} pixels on its short side, smaller than "
+                             f"the HR patch {self.hr_patch} (patch_size {patch_size} x scale "
+                             f"{self.scale}); use a smaller patch_size")
+        self.stack = None  # one (N, 3, H, W) tensor when all images have one size: one gather
+        if len(set(sizes)) == 1:
+            self.stack = torch.stack(self.images)
+            self.images = list(self.stack)  # views, no second copy
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike, scale: int, patch_size: int,
+                    **kwargs) -> PatchSampler:
+        """Load every image of ``folder`` (see ``srlab.data.list_images``)."""
+        paths = list_images(folder)
+        kwargs.setdefault("source", f"{len(paths)} images in {folder}")
+        return cls([load_image(p) for p in paths], scale, patch_size, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __call__(self, batch_size: int, generator: torch.Generator
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        lo, hi = self.rescale
+        s = lo + (hi - lo) * float(torch.rand((), generator=generator))
+        crop = min(round(self.hr_patch / s), self.min_side)
+        idx = torch.randint(len(self.images), (batch_size,), generator=generator)
+        room = self.sizes[idx] - crop + 1  # (B, 2) valid top/left positions
+        pos = (torch.rand(batch_size, 2, generator=generator) * room).long()
+        hr = self._crops(idx, pos, crop).float() / 255
+        if crop != self.hr_patch:
+            hr = quantize(F.interpolate(hr, size=(self.hr_patch, self.hr_patch), mode="bicubic",
+                                        antialias=True, align_corners=False))
+        if self.augment != "none":
+            n_flips = 1 if self.augment == "flip" else 3
+            flips = torch.randint(0, 2, (n_flips, batch_size, 1, 1, 1), generator=generator)
+            flips = flips.bool().to(self.device)
+            hr = torch.where(flips[0], hr.flip(-1), hr)
+            if self.augment == "dihedral":
+                hr = torch.where(flips[1], hr.flip(-2), hr)
+                hr = torch.where(flips[2], hr.transpose(-1, -2), hr)
+        return bicubic_down(hr, self.scale), hr
+
+    def _crops(self, idx: torch.Tensor, pos: torch.Tensor, crop: int) -> torch.Tensor:
+        """uint8 crops (B, 3, crop, crop) of images ``idx`` at top/left ``pos``."""
+        if self.stack is None:
+            return torch.stack([self.images[i][:, t : t + crop, l : l + crop]
+                                for i, (t, l) in zip(idx.tolist(), pos.tolist(), strict=True)])
+        idx, pos = idx.to(self.device), pos.to(self.device)
+        if crop == self.stack.shape[-1] == self.stack.shape[-2]:
+            return self.stack[idx]
+        offsets = torch.arange(crop, device=self.device)
+        rows = (pos[:, 0, None] + offsets)[:, None, :, None]  # (B, 1, crop, 1)
+        cols = (pos[:, 1, None] + offsets)[:, None, None, :]  # (B, 1, 1, crop)
+        channels = torch.arange(3, device=self.device)[None, :, None, None]
+        return self.stack[idx[:, None, None, None], channels, rows, cols]
+
+
+def _as_uint8(images: list[torch.Tensor] | torch.Tensor, device: torch.device
+              ) -> list[torch.Tensor]:
+    """(3, H, W) uint8 tensors on ``device`` from float images in [0, 1] or a uint8 stack."""
+    if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
+        if images.ndim != 4 or images.shape[1] != 3 or len(images) == 0:
+            raise ValueError(f"a uint8 image stack must be (N, 3, H, W) with N >= 1, got "
+                             f"{tuple(images.shape)}")
+        return list(images.to(device))
+    if isinstance(images, torch.Tensor):
+        images = list(images)
+    if not images:
+        raise ValueError("PatchSampler needs at least one image")
+    out = []
+    for i, img in enumerate(images):
+        img = check_image(img if img.ndim == 4 else img.unsqueeze(0), f"images[{i}]", channels=3)
+        out.append((img[0] * 255).round().to(torch.uint8).to(device))
+    return out

@@ -1,0 +1,70 @@
+"""The classic SR test sets (Set5, Set14, B100, BSD68, Urban100, Sun80), from local folders.
+
+``benchmark_set(name, scale)`` gives whole-image (lr, hr) pairs; ``benchmark_sources``
+gives every set found, or the embedded photos when none is (taught in notebooks 00, 02, 03).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from srlab.config import data_root
+from srlab.data.embedded import embedded_images
+from srlab.data.images import ImageFolderSR, centre_crop
+
+BENCHMARK_NAMES = ("Set5", "Set14", "B100", "BSD68", "Urban100", "Sun80")
+EVAL_SETS = ("Set5", "Set14", "B100", "BSD68", "Urban100")  # Sun80 trains the shipped models
+
+
+def _benchmark_roots() -> list[Path]:
+    roots = []
+    if os.environ.get("SRLAB_BENCHMARKS"):
+        roots.append(Path(os.environ["SRLAB_BENCHMARKS"]).expanduser())
+    roots.append(data_root() / "benchmarks")
+    return roots
+
+
+def available_benchmarks() -> list[str]:
+    """Names of the benchmark sets found on this machine (see ``benchmark_set``)."""
+    found = []
+    for name in BENCHMARK_NAMES:
+        if any((root / name).is_dir() for root in _benchmark_roots()):
+            found.append(name)
+    return found
+
+
+def benchmark_set(name: str, scale: int) -> ImageFolderSR:
+    """A classic SR test set as whole-image (lr, hr) pairs, HR mod-cropped to ``scale``.
+
+    Looks in ``$SRLAB_BENCHMARKS/<name>`` then ``data_root()/benchmarks/<name>``.
+    """
+    for root in _benchmark_roots():
+        if (root / name).is_dir():
+            return ImageFolderSR(root / name, scale)
+    looked = ", ".join(str(root / name) for root in _benchmark_roots())
+    raise FileNotFoundError(
+        f"benchmark set {name!r} not found (looked in: {looked}). Put the HR images of the set "
+        f"in a folder named {name} (e.g. from the EDSR/MSRN benchmark archives) under "
+        "~/.cache/srlab/benchmarks, or set SRLAB_BENCHMARKS to the folder that holds it."
+    )
+
+
+def benchmark_sources(scale: int, sets: list[str] | None = None, *, crop: int | None = None,
+                      verbose: bool = True) -> dict[str, ImageFolderSR | dict[str, torch.Tensor]]:
+    """Name -> test data for ``srlab.evaluate``: the sets asked for (default: every one of
+    ``EVAL_SETS`` found), else the embedded photos (HR images, centre-cropped to ``crop``
+    pixels when given), saying so."""
+    names = list(sets) if sets else [n for n in EVAL_SETS if n in available_benchmarks()]
+    if names:
+        return {name: benchmark_set(name, scale) for name in names}
+    photos = embedded_images()
+    if crop is not None:
+        photos = {k: centre_crop(v, crop) for k, v in photos.items()}
+    if verbose:
+        print("[srlab.data] no benchmark set found (set SRLAB_BENCHMARKS, see README: Data); "
+              f"using the {len(photos)} embedded photos" + (f", {crop}x{crop} centre crops"
+                                                            if crop else ""))
+    return {"embedded": photos}

@@ -1,0 +1,224 @@
+"""Evaluation: any model on any test data, one result format, and the tables built from it.
+
+``evaluate(model, data, scale)`` clamps and rounds the model's output to 8 bits and scores it
+against HR twice, so every table can say which convention it reports:
+
+- ``psnr_y`` / ``ssim_y``: BT.601 luma with ``shave`` (default ``scale``) border pixels
+  removed, the SR-paper convention (MSRN, SMSRN and their benchmark tables);
+- ``psnr_rgb`` / ``ssim_rgb``: all three channels of the whole image (the TinyUNet paper's
+  CIFAR-10 convention).
+
+Taught in notebooks 00 (the conventions), 02-03 (benchmark sets) and 05 (CIFAR-10).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from srlab.checks import check_image, check_int, check_scale
+from srlab.cost import count_params, measure_latency
+from srlab.degradation import bicubic, bicubic_down, mod_crop, quantize
+from srlab.metrics import psnr, ssim
+
+Model = Callable[[torch.Tensor], torch.Tensor]
+METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
+
+
+def forward_tiled(model: Model, lr: torch.Tensor, scale: int, tile: int | None = None,
+                  overlap: int = 8) -> torch.Tensor:
+    """``model(lr)`` for (N, C, h, w), cut into ``tile`` x ``tile`` LR tiles when given.
+
+    Tiles overlap by ``overlap`` LR pixels and the overlaps are averaged, so memory stays
+    bounded for big images. Returns (N, C, h*scale, w*scale).
+    """
+    h, w = lr.shape[-2:]
+    if tile is None or (h <= tile and w <= tile):
+        return model(lr)
+    if tile <= overlap:
+        raise ValueError(f"tile ({tile}) must be larger than overlap ({overlap})")
+
+    def starts(size: int) -> list[int]:
+        t = min(tile, size)
+        pos = list(range(0, size - t + 1, tile - overlap))
+        return pos if pos[-1] + t == size else pos + [size - t]
+
+    out = weight = None
+    for top in starts(h):
+        for left in starts(w):
+            th, tw = min(tile, h), min(tile, w)
+            piece = model(lr[..., top : top + th, left : left + tw])
+            if out is None:
+                out = piece.new_zeros(*piece.shape[:2], h * scale, w * scale)
+                weight = piece.new_zeros(1, 1, h * scale, w * scale)
+            region = (..., slice(top * scale, (top + th) * scale),
+                      slice(left * scale, (left + tw) * scale))
+            out[region] += piece
+            weight[region] += 1
+    return out / weight
+
+
+def iter_batches(data, scale: int, batch_size: int = 500
+                 ) -> Iterator[tuple[list[str], torch.Tensor, torch.Tensor]]:
+    """(names, lr (B, 3, h, w), hr (B, 3, h*s, w*s)) batches from any test data:
+
+    - a tuple ``(lr, hr)`` of batched tensors (e.g. CIFAR-10), cut into ``batch_size`` chunks;
+    - a Dataset of (lr, hr) pairs (e.g. ``benchmark_set``), one image at a time;
+    - HR images as a dict name -> (1, 3, H, W) or a list, LR made here (mod-crop + bicubic).
+    """
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
+        lr, hr = data
+        for i in range(0, len(lr), batch_size):
+            names = [str(k) for k in range(i, min(i + batch_size, len(lr)))]
+            yield names, lr[i : i + batch_size], hr[i : i + batch_size]
+        return
+    if isinstance(data, Mapping) or (isinstance(data, list | tuple)
+                                     and all(isinstance(x, torch.Tensor) for x in data)):
+        items = data.items() if isinstance(data, Mapping) else enumerate(data)
+        for name, hr in items:
+            hr = check_image(hr if hr.ndim == 4 else hr.unsqueeze(0), f"image {name}")
+            hr = mod_crop(hr, scale)
+            yield [str(name)], bicubic_down(hr, scale), hr
+        return
+    names = getattr(data, "names", None)
+    for i in range(len(data)):
+        lr, hr = data[i]
+        yield [names[i] if names else str(i)], lr.unsqueeze(0), hr.unsqueeze(0)
+
+
+def evaluate(model: Model, data, scale: int | None = None, *, shave: int | None = None,
+             tile: int | None = None, batch_size: int = 500, limit: int | None = None,
+             device: str | torch.device | None = None, progress: bool = False) -> dict:
+    """PSNR/SSIM of ``model`` (any callable lr -> sr, e.g. a network or ``bicubic(4)``).
+
+    data: see ``iter_batches``. ``scale`` defaults to ``model.scale``. Outputs are clamped and
+    quantised to 8 bits. ``tile`` (LR pixels) bounds memory on big images; ``limit`` scores
+    the first ``limit`` images only. Returns {"names", "per_image": {metric: [...]},
+    "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb" (means), "n", "scale", "shave"}.
+    """
+    model_scale = getattr(model, "scale", None)
+    scale = check_scale(scale if scale is not None else model_scale)
+    if model_scale is not None and model_scale != scale:
+        raise ValueError(f"the model is a x{model_scale} network, but the evaluation scale is "
+                         f"x{scale}; evaluate with scale={model_scale} or load x{scale} weights")
+    shave = scale if shave is None else check_int(shave, "shave", minimum=0)
+    if limit is not None:
+        limit = check_int(limit, "limit", minimum=1)
+    if device is None:
+        param = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
+        device = param.device if param is not None else torch.device("cpu")
+    was_training = isinstance(model, nn.Module) and model.training
+    if isinstance(model, nn.Module):
+        model.eval()
+    names: list[str] = []
+    per_image: dict[str, list[float]] = {m: [] for m in METRICS}
+    with torch.no_grad():
+        for batch_names, lr, hr in tqdm(iter_batches(data, scale, batch_size),
+                                        disable=not progress, leave=False):
+            if limit is not None and len(names) >= limit:
+                break
+            if hr.shape[-2:] != (lr.shape[-2] * scale, lr.shape[-1] * scale):
+                raise ValueError(f"test pair {batch_names[0]} is lr {tuple(lr.shape[-2:])} / hr "
+                                 f"{tuple(hr.shape[-2:])}, which is not x{scale}")
+            lr, hr = lr.to(device), hr.to(device)
+            sr = forward_tiled(model, lr, scale, tile).float()
+            if sr.shape != hr.shape:
+                raise ValueError(f"model output {tuple(sr.shape)} does not match the HR image "
+                                 f"{tuple(hr.shape)} of {batch_names[0]} at scale x{scale}")
+            sr = quantize(sr)
+            names += batch_names
+            for metric, fn in (("psnr", psnr), ("ssim", ssim)):
+                per_image[f"{metric}_y"] += fn(sr, hr, y_channel=True, shave=shave,
+                                               reduction="none").tolist()
+                per_image[f"{metric}_rgb"] += fn(sr, hr, reduction="none").tolist()
+    if was_training:
+        model.train()
+    if not names:
+        raise ValueError("evaluate: the test data is empty")
+    if limit is not None:
+        names, per_image = names[:limit], {k: v[:limit] for k, v in per_image.items()}
+    means = {k: sum(v) / len(v) for k, v in per_image.items()}
+    return {"names": names, "per_image": per_image, **means, "n": len(names), "scale": scale,
+            "shave": shave}
+
+
+def cpu_latency_ms(model: Model, lr_size: int = 16, batch: int = 1, repeats: int = 50,
+                   seed: int = 0) -> float:
+    """Median milliseconds per image of ``model`` on a random (batch, 3, lr_size, lr_size)
+    input on the CPU (for a diffusion sampler: the whole sampler, bicubic included)."""
+    x = torch.rand(batch, 3, lr_size, lr_size, generator=torch.Generator().manual_seed(seed))
+    return measure_latency(model, x, warmup=min(5, repeats), repeats=repeats).median_ms / batch
+
+
+def evaluate_table(models: Mapping[str, nn.Module], data, scale: int = 2,
+                   n_steps: Sequence[int] = (1, 2, 3, 4, 5), *, timing: bool = True,
+                   repeats: int = 50, seed: int = 0, progress: bool = True) -> list[dict]:
+    """One row per model (and per entry of ``n_steps`` for diffusion models), bicubic first:
+    {"name", "steps", "params_m", "ms", "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"}.
+
+    ``ms``: CPU median per image at batch 1 on 16x16 LR inputs when ``timing`` (the
+    TinyUNet paper's measure), else NaN. Diffusion samplers draw x_T from ``seed``.
+    """
+    entries: list[tuple[str, int, Model, int]] = [("bicubic", 0, bicubic(scale), 0)]
+    for name, model in models.items():
+        model.eval()
+        if getattr(model, "is_diffusion", False):
+            entries += [(name, s, model.sampler(steps=s, seed=seed), count_params(model))
+                        for s in n_steps]
+        else:
+            entries.append((name, 1, model, count_params(model)))
+    rows = []
+    for name, steps, model, params in entries:
+        t0 = time.perf_counter()
+        res = evaluate(model, data, scale)
+        ms = cpu_latency_ms(model, repeats=repeats) if timing else float("nan")
+        rows.append({"name": name, "steps": steps, "params_m": params / 1e6, "ms": ms,
+                     **{m: res[m] for m in METRICS}})
+        if progress:
+            print(f"  {name} ({steps} steps): PSNR {res['psnr_rgb']:.2f} dB "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    return rows
+
+
+def bicubic_table(images: Mapping[str, torch.Tensor], scales: Sequence[int] = (2, 4)
+                  ) -> list[dict]:
+    """The bicubic baseline per image and scale: {"name", "scale", "psnr_y", "ssim_y"}."""
+    rows = []
+    for scale in scales:
+        res = evaluate(bicubic(scale), images, scale)
+        rows += [{"name": name, "scale": scale, "psnr_y": p, "ssim_y": s} for name, p, s in
+                 zip(res["names"], res["per_image"]["psnr_y"], res["per_image"]["ssim_y"],
+                     strict=True)]
+    return rows
+
+
+# (key, header, format) of the columns tables print, in order
+COLUMNS = {
+    "name": ("model", "s"), "set": ("set", "s"), "n": ("images", "d"), "steps": ("Step", "d"),
+    "params_m": ("Param(M)", ".3f"), "ms": ("ms", ".2f"), "psnr_y": ("PSNR-Y", ".2f"),
+    "ssim_y": ("SSIM-Y", ".4f"), "psnr_rgb": ("PSNR", ".2f"), "ssim_rgb": ("SSIM", ".4f"),
+}
+
+
+def format_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None) -> str:
+    """Rows of dicts as an aligned text table; column widths fit the longest entry.
+
+    ``columns``: keys of ``COLUMNS`` (default: those present in the first row, in
+    ``COLUMNS`` order). Text is left-aligned, numbers right-aligned.
+    """
+    if not rows:
+        return "(no rows)"
+    columns = list(columns or [k for k in COLUMNS if k in rows[0]])
+    cells = [[format(row[k], COLUMNS[k][1]) for k in columns] for row in rows]
+    headers = [COLUMNS[k][0] for k in columns]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return " ".join(v.ljust(w) if COLUMNS[k][1] == "s" else v.rjust(w)
+                        for v, w, k in zip(values, widths, columns, strict=True)).rstrip()
+
+    return "\n".join([line(headers)] + [line(r) for r in cells])

@@ -1,0 +1,250 @@
+"""srlab.evaluate: one result format for any model on any test data, tiling, tables."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from srlab.data import ImageFolderSR
+from srlab.degradation import bicubic, bicubic_down, make_pairs, quantize
+from srlab.evaluate import (
+    METRICS,
+    bicubic_table,
+    cpu_latency_ms,
+    evaluate,
+    evaluate_table,
+    format_table,
+    forward_tiled,
+)
+from srlab.metrics import psnr, ssim
+from srlab.models import MSRN, TinyUNetSR
+
+RESULT_KEYS = {"names", "per_image", "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "n", "scale",
+               "shave"}
+
+
+def tiny(scale=2):
+    torch.manual_seed(0)
+    return MSRN(scale=scale, n_feats=4, n_blocks=1).eval()
+
+
+def photo(size, width=None, seed=1):
+    """A smooth random 8-bit test image (1, 3, size, width or size + 4)."""
+    gen = torch.Generator().manual_seed(seed)
+    return quantize(F.interpolate(torch.rand(1, 3, 6, 7, generator=gen), (size, width or size + 4),
+                                  mode="bilinear", align_corners=False))
+
+
+def test_result_format_and_bicubic_matches_direct_metrics():
+    images = {"a": photo(30), "b": photo(33, seed=2)}
+    res = evaluate(bicubic(2), images, 2)
+    assert set(res) == RESULT_KEYS and set(res["per_image"]) == set(METRICS)
+    assert res["names"] == ["a", "b"] and res["n"] == 2 and res["scale"] == 2
+    assert res["shave"] == 2
+    hr = images["b"][..., :32, :36]  # mod-crop of 33x37
+    sr = quantize(bicubic(2)(bicubic_down(hr, 2)))
+    expected = {"psnr_y": psnr(sr, hr, y_channel=True, shave=2),
+                "ssim_y": ssim(sr, hr, y_channel=True, shave=2),
+                "psnr_rgb": psnr(sr, hr), "ssim_rgb": ssim(sr, hr)}
+    for metric, value in expected.items():
+        assert len(res["per_image"][metric]) == 2
+        assert res["per_image"][metric][1] == pytest.approx(float(value))
+        assert res[metric] == pytest.approx(sum(res["per_image"][metric]) / 2)
+    assert res["psnr_y"] != res["psnr_rgb"]
+    no_shave = evaluate(bicubic(2), images, 2, shave=0)
+    assert no_shave["shave"] == 0 and no_shave["psnr_y"] != res["psnr_y"]
+    assert no_shave["psnr_rgb"] == res["psnr_rgb"]
+
+
+def test_every_kind_of_test_data_gives_the_same_numbers(tmp_path):
+    hrs = [photo(24, 24, seed=s) for s in range(5)]
+    lr, hr = make_pairs(torch.cat(hrs), 2)
+    as_tuple = evaluate(bicubic(2), (lr, hr), 2, batch_size=2)  # three batches
+    as_dict = evaluate(bicubic(2), {str(i): h for i, h in enumerate(hrs)}, 2)
+    as_list = evaluate(bicubic(2), hrs, 2)
+    as_pairs = evaluate(bicubic(2), list(zip(lr, hr, strict=True)), 2)
+    for i, img in enumerate(hrs):
+        arr = (img[0].permute(1, 2, 0) * 255).round().byte().numpy()
+        Image.fromarray(arr).save(tmp_path / f"img{i}.png")
+    as_folder = evaluate(bicubic(2), ImageFolderSR(tmp_path, 2), 2)
+    assert as_tuple["names"] == as_dict["names"] == as_list["names"] == as_pairs["names"] \
+        == [str(i) for i in range(5)]
+    assert as_folder["names"] == [f"img{i}" for i in range(5)]
+    for res in (as_dict, as_list, as_pairs, as_folder):
+        for metric in METRICS:
+            # batched and single-image runs differ in float rounding only
+            assert res["per_image"][metric] == pytest.approx(as_tuple["per_image"][metric],
+                                                             rel=1e-5)
+
+
+def test_limit_scale_from_the_model_and_training_mode_restored():
+    lr, hr = make_pairs(torch.cat([photo(16, 16, seed=s) for s in range(6)]), 2)
+    model = tiny().train()
+    res = evaluate(model, (lr, hr), limit=4, batch_size=3)
+    assert res["n"] == 4 and res["names"] == ["0", "1", "2", "3"] and res["scale"] == 2
+    assert all(len(v) == 4 for v in res["per_image"].values())
+    assert model.training  # restored
+    full = evaluate(model, (lr, hr))
+    assert full["per_image"]["psnr_rgb"][:4] == pytest.approx(res["per_image"]["psnr_rgb"])
+
+
+def test_outputs_are_clamped_and_quantised():
+    lr, hr = make_pairs(torch.cat([photo(16, 16, seed=s) for s in range(2)]), 2)
+    hr[:, :, 0, 0] = 1.0
+
+    def oracle(x):  # the HR image, off by 0.4 of an 8-bit level, and above 1 where HR is 1
+        assert x.shape == lr.shape
+        return hr + 0.4 / 255 + 0.2 * (hr == 1)
+
+    oracle.scale = 2
+    res = evaluate(oracle, (lr, hr), 2)
+    assert res["per_image"]["psnr_rgb"] == [math.inf, math.inf]
+    assert res["ssim_rgb"] == pytest.approx(1.0)
+
+
+def test_tiled_forward_matches_whole_image():
+    def nearest(x):
+        return F.interpolate(x, scale_factor=2, mode="nearest")
+
+    lr = torch.rand(1, 3, 21, 17)
+    torch.testing.assert_close(forward_tiled(nearest, lr, 2, tile=8, overlap=2), nearest(lr))
+    torch.testing.assert_close(forward_tiled(nearest, lr, 2, tile=None), nearest(lr))
+    torch.testing.assert_close(forward_tiled(nearest, lr, 2, tile=30), nearest(lr))
+    with pytest.raises(ValueError, match=r"tile \(4\) must be larger than overlap \(8\)"):
+        forward_tiled(nearest, lr, 2, tile=4)
+    model = tiny()
+    with torch.no_grad():
+        whole = model(lr)
+        tiled = forward_tiled(model, lr, 2, tile=12, overlap=4)
+    assert tiled.shape == whole.shape
+    # MSRN has a receptive field wider than the overlap: tiles differ only near the seams
+    assert (tiled - whole).abs().mean() < 0.02
+    res_tiled = evaluate(model, [photo(40)], 2, tile=12)
+    res_whole = evaluate(model, [photo(40)], 2)
+    assert res_tiled["psnr_y"] == pytest.approx(res_whole["psnr_y"], abs=0.5)
+
+
+def test_evaluate_bad_input():
+    with pytest.raises(ValueError, match="x2 network, but the evaluation scale is x4"):
+        evaluate(tiny(scale=2), [photo(32)], 4)
+    with pytest.raises(ValueError, match="scale must be an integer"):
+        evaluate(lambda x: x, [photo(32)])  # no scale anywhere
+    with pytest.raises(ValueError, match="smaller than the scale"):
+        evaluate(bicubic(4), [torch.rand(1, 3, 3, 3)], 4)
+    hrs = torch.cat([photo(16, 16, seed=s) for s in range(2)])
+    x4_pairs = list(zip(F.avg_pool2d(hrs, 4), hrs, strict=True))
+    with pytest.raises(ValueError, match="test pair 0 is lr .* which is not x2"):
+        evaluate(bicubic(2), x4_pairs, 2)
+    with pytest.raises(ValueError, match=r"model output \(1, 3, 48, 48\) does not match"):
+        evaluate(lambda x: F.interpolate(x, scale_factor=3), [photo(32, 32)], 2)
+    with pytest.raises(ValueError, match="empty"):
+        evaluate(bicubic(2), {}, 2)
+    with pytest.raises(ValueError, match="limit must be an integer >= 1"):
+        evaluate(bicubic(2), [photo(16)], 2, limit=0)
+    with pytest.raises(ValueError, match="shave must be an integer >= 0"):
+        evaluate(bicubic(2), [photo(16)], 2, shave=-1)
+    with pytest.raises(ValueError, match="image 0: expected values in"):
+        evaluate(bicubic(2), [photo(16) * 255], 2)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_nan_in_a_test_image_is_refused(bad):
+    img = photo(16)
+    img[0, 1, 4, 4] = bad
+    with pytest.raises(ValueError, match="image x: expected finite values.*NaN"):
+        evaluate(bicubic(2), {"x": img}, 2)
+    sr = photo(16)
+    with pytest.raises(ValueError, match="sr: expected finite values.*NaN"):
+        psnr(img, sr)
+    with pytest.raises(ValueError, match="hr: expected finite values.*NaN"):
+        ssim(sr, img)
+
+
+def test_evaluate_table_rows():
+    lr, hr = make_pairs(torch.cat([photo(16, 16, seed=s) for s in range(3)]), 2)
+    diffusion = TinyUNetSR(mode="diffusion")
+    torch.manual_seed(0)
+    torch.nn.init.normal_(diffusion.net.dec2.weight, std=0.05)
+    models = {"d": diffusion, "r": TinyUNetSR(mode="regression")}
+    rows = evaluate_table(models, (lr, hr), 2, n_steps=(1, 3), timing=False, progress=False)
+    assert [(r["name"], r["steps"]) for r in rows] == [("bicubic", 0), ("d", 1), ("d", 3),
+                                                       ("r", 1)]
+    for row in rows:
+        assert set(row) == {"name", "steps", "params_m", "ms", *METRICS} and math.isnan(row["ms"])
+    assert rows[0]["params_m"] == 0 and rows[1]["params_m"] == pytest.approx(0.125379)
+    bicubic_res = evaluate(bicubic(2), (lr, hr), 2)
+    assert all(rows[0][m] == pytest.approx(bicubic_res[m]) for m in METRICS)
+    # a fresh regression TinyUNet outputs the bicubic image
+    assert rows[3]["psnr_rgb"] == pytest.approx(bicubic_res["psnr_rgb"], abs=1e-3)
+    d3 = evaluate(diffusion.sampler(steps=3, seed=0), (lr, hr), 2)
+    assert rows[2]["psnr_rgb"] == pytest.approx(d3["psnr_rgb"])
+    timed = evaluate_table({"r": models["r"]}, (lr, hr), 2, timing=True, repeats=2,
+                           progress=False)
+    assert all(r["ms"] > 0 for r in timed)
+
+
+def _column_spans(line: str) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(r"\S+", line)]
+
+
+def test_format_table_aligns_long_model_names():
+    names = ["bicubic", "tinyunet_diffusion_linear",
+             "tinyunet_diffusion_cosine_zero_terminal_snr_v_prediction"]
+    rows = [{"name": n, "steps": s, "params_m": p, "ms": ms, "psnr_y": 30 + i,
+             "ssim_y": 0.9, "psnr_rgb": 28.123 + 10 * i, "ssim_rgb": 0.8}
+            for i, (n, s, p, ms) in enumerate(zip(names, (0, 5, 12), (0, 0.125379, 12.5),
+                                                 (0.1, 3.21, 123.4), strict=True))]
+    text = format_table(rows)
+    lines = text.splitlines()
+    assert len(lines) == 4
+    assert lines[0].split() == ["model", "Step", "Param(M)", "ms", "PSNR-Y", "SSIM-Y", "PSNR",
+                                "SSIM"]
+    spans = [_column_spans(line) for line in lines]
+    assert all(len(s) == 8 for s in spans)
+    assert all(s[0][0] == 0 for s in spans)  # names start the line, left-aligned
+    for col in range(1, 8):  # numbers and their headers end in one column
+        assert len({s[col][1] for s in spans}) == 1, (col, text)
+    assert len({len(line) for line in lines}) == 1
+    assert names[2] in lines[3] and "12.500" in lines[3] and "48.12" in lines[3]
+    assert len(lines[0]) - len(names[2]) < 60  # widths fit the entries, no fixed padding
+
+
+def test_format_table_columns_and_empty():
+    rows = [{"set": "Set5", "name": "msrn_x4_from_my_own_long_run", "n": 5, "psnr_y": 32.1,
+             "ssim_y": 0.89}, {"set": "Urban100", "name": "bicubic", "n": 100, "psnr_y": 23.1,
+                               "ssim_y": 0.65}]
+    lines = format_table(rows).splitlines()
+    assert lines[0].split() == ["model", "set", "images", "PSNR-Y", "SSIM-Y"]
+    assert lines[1].split() == ["msrn_x4_from_my_own_long_run", "Set5", "5", "32.10", "0.8900"]
+    spans = [_column_spans(line) for line in lines]
+    assert len({s[1][0] for s in spans}) == 1  # text columns start together
+    assert all(len({s[c][1] for s in spans}) == 1 for c in (2, 3, 4))
+    only = format_table(rows, ["set", "psnr_y"]).splitlines()
+    assert only[0].split() == ["set", "PSNR-Y"] and only[2].split() == ["Urban100", "23.10"]
+    assert format_table([]) == "(no rows)"
+
+
+def test_bicubic_table():
+    images = {"a": photo(24), "b": photo(32, seed=3)}
+    rows = bicubic_table(images, scales=(2, 4))
+    assert [(r["name"], r["scale"]) for r in rows] == [("a", 2), ("b", 2), ("a", 4), ("b", 4)]
+    assert all(set(r) == {"name", "scale", "psnr_y", "ssim_y"} for r in rows)
+    res = evaluate(bicubic(4), images, 4)
+    assert rows[3]["psnr_y"] == pytest.approx(res["per_image"]["psnr_y"][1])
+    assert rows[0]["psnr_y"] > rows[2]["psnr_y"]  # x2 is easier than x4
+
+
+def test_cpu_latency_ms():
+    calls = []
+
+    def model(x):
+        calls.append(tuple(x.shape))
+        return x
+
+    ms = cpu_latency_ms(model, lr_size=8, batch=2, repeats=3)
+    assert ms > 0 and calls[0] == (2, 3, 8, 8) and len(calls) == 3 + 3  # warm-up + repeats
+    assert np.isfinite(ms)
