@@ -198,7 +198,7 @@ def bicubic_table(images: Mapping[str, torch.Tensor], scales: Sequence[int] = (2
 
 # (key, header, format) of the columns tables print, in order
 COLUMNS = {
-    "name": ("model", "s"), "set": ("set", "s"), "n": ("images", "d"), "steps": ("Step", "d"),
+    "set": ("set", "s"), "name": ("model", "s"), "n": ("images", "d"), "steps": ("Step", "d"),
     "params_m": ("Param(M)", ".3f"), "ms": ("ms", ".2f"), "psnr_y": ("PSNR-Y", ".2f"),
     "ssim_y": ("SSIM-Y", ".4f"), "psnr_rgb": ("PSNR", ".2f"), "ssim_rgb": ("SSIM", ".4f"),
 }

@@ -218,8 +218,8 @@ def test_format_table_columns_and_empty():
              "ssim_y": 0.89}, {"set": "Urban100", "name": "bicubic", "n": 100, "psnr_y": 23.1,
                                "ssim_y": 0.65}]
     lines = format_table(rows).splitlines()
-    assert lines[0].split() == ["model", "set", "images", "PSNR-Y", "SSIM-Y"]
-    assert lines[1].split() == ["msrn_x4_from_my_own_long_run", "Set5", "5", "32.10", "0.8900"]
+    assert lines[0].split() == ["set", "model", "images", "PSNR-Y", "SSIM-Y"]
+    assert lines[1].split() == ["Set5", "msrn_x4_from_my_own_long_run", "5", "32.10", "0.8900"]
     spans = [_column_spans(line) for line in lines]
     assert len({s[1][0] for s in spans}) == 1  # text columns start together
     assert all(len({s[c][1] for s in spans}) == 1 for c in (2, 3, 4))
