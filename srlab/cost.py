@@ -2,6 +2,8 @@
 
 The equations count multiply-accumulates (MACs) per output pixel of a k x k convolution with
 D input and N output channels; multiply by H x W for a whole feature map.
+
+Taught in notebook 01 (and used in 03 for MSRN vs SMSRN).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Building blocks shared by the models: the depthwise-separable convolution."""
+"""Building blocks shared by the models: the depthwise-separable convolution.
+
+Taught in notebooks 01 and 03.
+"""
 
 from __future__ import annotations
 

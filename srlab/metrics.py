@@ -2,6 +2,8 @@
 
 Torch-native and batched, so they run on the GPU inside training loops. Checked against
 ``skimage.metrics`` in ``tests/test_metrics.py``.
+
+Taught in notebook 00.
 """
 
 from __future__ import annotations

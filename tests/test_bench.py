@@ -85,9 +85,9 @@ def test_bench_sr_prints_the_measured_ratios(monkeypatch, capsys):
     assert (f"embedded: SMSRN/MSRN PSNR {psnr_ratio:.2%}, >= 98.5%: "
             f"{'met' if psnr_ratio >= 0.985 else 'NOT met'}") in out
     table = out.splitlines()[-3:]
-    assert [line.split()[:3] for line in table] == [["bicubic", "embedded", "2"],
-                                                    ["MSRN", "embedded", "2"],
-                                                    ["SMSRN", "embedded", "2"]]
+    assert [line.split()[:3] for line in table] == [["embedded", "bicubic", "2"],
+                                                    ["embedded", "MSRN", "2"],
+                                                    ["embedded", "SMSRN", "2"]]
     assert f"{quality['embedded']['MSRN']['psnr_y']:.2f}" in table[1]
 
 

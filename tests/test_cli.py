@@ -213,9 +213,9 @@ def test_train_then_eval_smsrn(tmp_path, monkeypatch, capsys):
 
     assert main(["eval", "smsrn", "--weights", str(weights)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-3].split() == ["model", "set", "images", "PSNR-Y", "SSIM-Y"]
-    assert lines[-2].split()[:3] == ["bicubic", "Set5", "1"]
-    assert lines[-1].split()[:3] == ["smsrn", "Set5", "1"]
+    assert lines[-3].split() == ["set", "model", "images", "PSNR-Y", "SSIM-Y"]
+    assert lines[-2].split()[:3] == ["Set5", "bicubic", "1"]
+    assert lines[-1].split()[:3] == ["Set5", "smsrn", "1"]
     code, err = _exit_code_and_stderr(["eval", "msrn", "--weights", str(weights)], capsys)
     assert code == 2 and "hold a smsrn network, not msrn" in err
     code, err = _exit_code_and_stderr(["eval", "smsrn", "--scale", "2", "--weights",
@@ -235,7 +235,7 @@ def test_eval_shipped_smsrn_on_real_set5(monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "smsrn_x4: Y channel, shave 4, 8-bit outputs, first 2 images per set"
     rows = [line.split() for line in lines[-2:]]
-    assert [r[:3] for r in rows] == [["bicubic", "Set5", "2"], ["smsrn_x4", "Set5", "2"]]
+    assert [r[:3] for r in rows] == [["Set5", "bicubic", "2"], ["Set5", "smsrn_x4", "2"]]
     assert float(rows[1][3]) > float(rows[0][3]) + 0.5  # PSNR-Y beats bicubic
 
 

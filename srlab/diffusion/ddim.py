@@ -6,6 +6,8 @@ DDIM eq. 12, with ab = alpha_bar, t the current and t' the next (smaller) timest
     sigma_t = eta sqrt((1 - ab_{t'}) / (1 - ab_t)) sqrt(1 - ab_t / ab_{t'}).
 
 After the last listed timestep t' = -1 with ab_{-1} = 1, so the output is x0_hat.
+
+Taught in notebook 04.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ where ab = alpha_bar_t. Data are assumed scaled to [-1, 1] (``clip_x0`` clamps t
 Zero terminal SNR: at a step where alpha_bar = 0 the input is pure noise and an eps-prediction
 says nothing about x0 (x0 = (x_t - eps) / 0). Sampling with ``prediction="eps"`` through such
 a step raises a ``ValueError``; train with ``"v"`` or ``"x0"`` instead.
+
+Taught in notebook 04.
 """
 
 from __future__ import annotations

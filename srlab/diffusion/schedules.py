@@ -7,6 +7,8 @@ into every quantity the forward process and the samplers need:
     alpha_t = 1 - beta_t,   alpha_bar_t = prod_{s <= t} alpha_s,
     x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps,
     SNR(t) = alpha_bar_t / (1 - alpha_bar_t).
+
+Taught in notebook 04.
 """
 
 from __future__ import annotations

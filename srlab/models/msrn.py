@@ -3,6 +3,8 @@
 Both take an RGB batch in [0, 1] of shape (N, 3, h, w) and return (N, 3, h*scale, w*scale).
 Inside, the image is scaled to MSRN's 0-255 range and the DIV2K mean is subtracted, as in the
 official code; outputs are clamped to [0, 1] in eval mode (training sees the raw output).
+
+Taught in notebooks 02 (MSRN) and 03 (SMSRN).
 """
 
 from __future__ import annotations

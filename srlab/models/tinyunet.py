@@ -18,6 +18,8 @@ because a diffusion sampler calls it 3-5 times per image. H and W must be multip
 
 ``out_range`` maps the sigmoid to the target's range: (0, 1) for an image, (-1, 1) for a
 residual over bicubic upsampling or an x0-prediction, (-4, 4) for eps/v predictions.
+
+Taught in notebook 05.
 """
 
 from __future__ import annotations
