@@ -69,7 +69,7 @@ def build_model(args: argparse.Namespace, scale: int) -> nn.Module:
     return MODELS[args.model](scale=scale)
 
 
-def training_data(args: argparse.Namespace, model: nn.Module, scale: int, patch_size: int | None,
+def training_data(args: argparse.Namespace, scale: int, patch_size: int | None,
                   device: torch.device):
     """(batch sampler, eval_fn, eval_name) for the model's kind."""
     if args.model == "tinyunet":
@@ -108,7 +108,7 @@ def run_train(args: argparse.Namespace) -> dict:
         f"{out.stem}_fp16.pt")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    sampler, eval_fn, eval_name = training_data(args, model, scale, patch_size, device)
+    sampler, eval_fn, eval_name = training_data(args, scale, patch_size, device)
     milestones = [int(steps * f) for f in recipe.milestones]
     config = {**model.config, "train": {"data": sampler.source, "batch_size": batch_size,
                                          "patch_size": patch_size, "lr": lr, "seed": args.seed,
