@@ -5,7 +5,7 @@ PYTHON ?= python3
 # A hung notebook cell fails after this many seconds instead of eating the CI budget.
 CELL_TIMEOUT ?= 300
 
-.PHONY: setup demo test lint lab clean
+.PHONY: setup demo test lint lab exercises clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,14 +18,18 @@ demo: setup
 	$(PY) -m srlab demo
 
 lint: setup
-	$(PY) -m ruff check srlab tests notebooks
+	$(PY) -m ruff check srlab tests notebooks solutions exercises
 
 test: setup lint
-	SRLAB_FAST=1 SRLAB_OFFLINE=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider
+	SRLAB_FAST=1 SRLAB_OFFLINE=1 $(PY) -m pytest tests notebooks solutions exercises \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider
 
 lab: setup
 	$(PY) -m jupyter lab notebooks
+
+# exercises/ is generated from solutions/ (see INSTRUCTORS.md); a test fails when it is stale
+exercises: setup
+	$(PY) -m srlab course build
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

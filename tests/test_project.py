@@ -11,7 +11,9 @@ from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_TO_PIP = {"pytorch": "torch", "python": None, "pip": None}
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# lectures, exercise sources and the generated exercises all start with the same setup cell
+NOTEBOOKS = [p for folder in ("notebooks", "solutions", "exercises")
+             for p in sorted((ROOT / folder).glob("*.ipynb"))]
 # What `pip install` must accept without replacing it: Google Colab's preinstalled stack, and the
 # newest releases. Update these when Colab moves on.
 STACKS = {
@@ -51,7 +53,7 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / "README.md").read_text()
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[f"{p.parent.name}/{p.name}" for p in NOTEBOOKS])
 def test_notebook_is_clean_and_starts_with_setup(path):
     nb = json.loads(path.read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
@@ -108,8 +110,9 @@ def test_setup_cells_install_this_release():
         "pyproject.toml needs [project.urls] Repository = \"https://github.com/<owner>/<repo>\"")
     want_url, want_tag = repository + ".git", "v" + meta["version"]
     want = f'SRLAB_RELEASE = "git+{want_url}@{want_tag}"'
-    first = {p.name: "".join(json.loads(p.read_text())["cells"][0]["source"]) for p in NOTEBOOKS}
-    reference = first[NOTEBOOKS[0].name]
+    first = {f"{p.parent.name}/{p.name}": "".join(json.loads(p.read_text())["cells"][0]["source"])
+             for p in NOTEBOOKS}
+    reference = first[f"notebooks/{NOTEBOOKS[0].name}"]
     differ = [name for name, src in first.items() if src != reference]
     assert not differ, (
         f"the first cell of {differ} differs from that of {NOTEBOOKS[0].name}: every notebook "

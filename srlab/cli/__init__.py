@@ -1,4 +1,4 @@
-"""Command line: ``python -m srlab {demo,info,train,eval,bench} ...``.
+"""Command line: ``python -m srlab {demo,info,train,eval,bench,course} ...``.
 
 Arguments are checked by the parser before anything is loaded; any bad input (a wrong
 option, a missing folder, a file that is not srlab weights) ends in one line on stderr and
@@ -12,6 +12,8 @@ import argparse
 import torch
 
 from srlab import bench, config
+from srlab.cli.course import add_parser as add_course_parser
+from srlab.cli.course import run_course
 from srlab.cli.demo import run_demo
 from srlab.cli.evaluate import run_eval
 from srlab.cli.train import run_train
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=positive_int, help="evaluate on N images only")
     b.add_argument("--sets", nargs="+", help="benchmark sets (default: all found)")
     b.add_argument("--seed", type=int, default=0)
+    add_course_parser(sub)
     return parser
 
 
@@ -121,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             run_train(args)
         elif args.command == "eval":
             run_eval(args)
+        elif args.command == "course":
+            return run_course(args)
         elif args.what == "sr":
             bench.bench_sr(args.device, args.sets, args.limit, args.seed)
         else:
