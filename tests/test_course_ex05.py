@@ -129,3 +129,11 @@ def test_typical_mistake_gets_its_hint(ex_id, answer, hint):
     result = exercise(ex_id).check(answer, quiet=True, seed=0)
     assert result.status == "wrong", result
     assert hint in result.message, result.message
+
+
+def test_denoiser_input_check_never_takes_the_right_answer_for_a_mistake():
+    # seed 6 draws a cosine t so close to T that sqrt(1 - alpha_bar) and 1 - alpha_bar agree to
+    # the tolerance: the mistake detector once called the reference "the noise variance"
+    for seed in range(30):
+        result = exercise("05.1").check(denoiser_input, strict=True, quiet=True, seed=seed)
+        assert result.status == "correct", (seed, result.message)
