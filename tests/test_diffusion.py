@@ -202,6 +202,16 @@ def test_ddim_timesteps_conventions():
             assert len(steps) == n and all(0 <= t < 50 for t in steps)
 
 
+def test_trailing_ties_round_like_the_formula():
+    # 13 * 1717 / 26 = 858.5 exactly, but 13 * (1717 / 26) is a hair below it
+    assert ddim_timesteps(1717, 26, "trailing")[13] == round(1717 - 13 * 1717 / 26) - 1 == 857
+    for T in range(2, 400):
+        for n in (2, 4, 6, 8, 10, 16, 26):
+            if n <= T:
+                assert ddim_timesteps(T, n, "trailing") == [round(T - i * T / n) - 1
+                                                            for i in range(n)], (T, n)
+
+
 @pytest.mark.parametrize("zero_snr", [False, True])
 @pytest.mark.parametrize("name", ["linear", "cosine"])
 @pytest.mark.parametrize("prediction", PREDICTIONS)

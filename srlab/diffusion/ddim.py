@@ -43,7 +43,9 @@ def ddim_timesteps(T: int, n_steps: int, spacing: str = "trailing") -> list[int]
     elif spacing == "leading":
         steps = (np.arange(n, dtype=np.int64) * (T // n))[::-1]
     elif spacing == "trailing":
-        steps = np.round(T - np.arange(n) * (T / n)).astype(np.int64) - 1
+        # i * T / n, not i * (T / n): the product stays exact, so a tie (x.5) rounds as in
+        # Python's round(T - i * T / n) instead of by the last bit of T / n
+        steps = np.round(T - np.arange(n) * T / n).astype(np.int64) - 1
     else:
         raise ValueError(f"unknown spacing {spacing!r}; expected one of {SPACINGS}")
     out = [int(s) for s in steps]
