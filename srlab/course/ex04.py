@@ -196,7 +196,7 @@ def check_posterior(answer, rng: torch.Generator, strict: bool) -> str:
 # -- 04.3 -----------------------------------------------------------------------------------------
 
 def _ddim_step(x_t, x0_hat, eps_hat, ab_t, ab_next, eta, z, *, mistake: str | None = None):
-    """DDIM eq. 12, or a typical mistake of it."""
+    """DDIM eq. 12 (sigma from eq. 16), or a typical mistake of it."""
     sigma = eta * ((1 - ab_next) / (1 - ab_t) * (1 - ab_t / ab_next)) ** 0.5
     if mistake == "no_eta":
         sigma = ((1 - ab_next) / (1 - ab_t) * (1 - ab_t / ab_next)) ** 0.5

@@ -1,6 +1,7 @@
 """DDIM: deterministic (eta = 0) or stochastic few-step sampling (Song et al. 2021).
 
-DDIM eq. 12, with ab = alpha_bar, t the current and t' the next (smaller) timestep:
+DDIM eq. 12 (the update) with sigma_t(eta) from eq. 16; ab = alpha_bar, t the current and t' the
+next (smaller) timestep:
 
     x_{t'} = sqrt(ab_{t'}) x0_hat + sqrt(1 - ab_{t'} - sigma_t^2) eps_hat + sigma_t z,
     sigma_t = eta sqrt((1 - ab_{t'}) / (1 - ab_t)) sqrt(1 - ab_t / ab_{t'}).
