@@ -176,7 +176,9 @@ class TinyUNetSR(nn.Module):
 
     def loss(self, lr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
         """Training loss on a batch: L1 of the SR image (regression) or the DDPM loss of the
-        diffused residual (diffusion; MSE on the prediction, t ~ U{0..T-1}).
+        diffused residual (diffusion; MSE on the prediction, t uniform over the timesteps that
+        a 1-5 step trailing DDIM visits with ``train_timesteps="sampler"``, over all T with
+        ``"all"``).
 
         lr (N, 3, h, w), hr (N, 3, 2h, 2w), both in [0, 1]. Returns a scalar tensor.
         """
