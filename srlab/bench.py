@@ -11,7 +11,13 @@ import torch
 from srlab import cost, pretrained
 from srlab.data import benchmark_sources, cifar10_hr
 from srlab.degradation import bicubic, make_pairs
-from srlab.evaluate import evaluate, evaluate_table, format_table
+from srlab.evaluate import (
+    evaluate,
+    evaluate_table,
+    format_paper_comparison,
+    format_table,
+    paper_comparison,
+)
 from srlab.models import MSRN, SMSRN
 
 
@@ -30,7 +36,9 @@ def _sr_models(scale: int) -> dict:
 def bench_sr(device: str | None = None, sets: list[str] | None = None,
              limit: int | None = None, seed: int = 0) -> dict:
     """Params, MACs and CPU (and ``device``) latency per 128x128 LR image, then PSNR/SSIM
-    (Y, shave 4) per benchmark set, for bicubic, MSRN and SMSRN x4."""
+    (Y, shave 4) on every benchmark set found (each named by its folder), for bicubic, MSRN
+    and SMSRN x4, and SMSRN vs MSRN next to the paper's Table 1, set by set. Returns
+    {"cost", "quality", "paper"}."""
     scale = 4
     torch.manual_seed(seed)
     models = _sr_models(scale)
@@ -72,7 +80,9 @@ def bench_sr(device: str | None = None, sets: list[str] | None = None,
         print(f"{set_name}: SMSRN/MSRN PSNR {ratio:.2%}, >= 98.5%: "
               f"{'met' if ratio >= 0.985 else 'NOT met'}", flush=True)
     print(format_table(table))
-    return {"cost": rows, "quality": quality}
+    paper = paper_comparison(quality)
+    print("\n" + format_paper_comparison(paper))
+    return {"cost": rows, "quality": quality, "paper": paper}
 
 
 def _tinyunet_targets(rows: list[dict]) -> list[str]:

@@ -5,6 +5,7 @@ import re
 
 import pytest
 import torch
+from PIL import Image
 
 from srlab import bench, evaluate
 from srlab.models import MSRN, SMSRN
@@ -84,11 +85,44 @@ def test_bench_sr_prints_the_measured_ratios(monkeypatch, capsys):
     psnr_ratio = quality["embedded"]["SMSRN"]["psnr_y"] / quality["embedded"]["MSRN"]["psnr_y"]
     assert (f"embedded: SMSRN/MSRN PSNR {psnr_ratio:.2%}, >= 98.5%: "
             f"{'met' if psnr_ratio >= 0.985 else 'NOT met'}") in out
-    table = out.splitlines()[-3:]
+    before, paper_block = out.rsplit("\n\n", 1)
+    table = before.splitlines()[-3:]
     assert [line.split()[:3] for line in table] == [["embedded", "bicubic", "2"],
                                                     ["embedded", "MSRN", "2"],
                                                     ["embedded", "SMSRN", "2"]]
     assert f"{quality['embedded']['MSRN']['psnr_y']:.2f}" in table[1]
+    # the embedded photos are no set of the paper: no paper column, and no average anywhere
+    assert [r["set"] for r in result["paper"]] == ["embedded"]
+    assert result["paper"][0]["paper_ratio"] is None
+    assert paper_block == evaluate.format_paper_comparison(result["paper"]) + "\n"
+
+
+def test_bench_sr_compares_with_the_paper_set_by_set(monkeypatch, tmp_path, capsys):
+    for k, name in enumerate(["Set5", "B100", "BSD68"]):
+        (tmp_path / "bench" / name).mkdir(parents=True)
+        img = torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(k))
+        Image.fromarray((img.permute(1, 2, 0) * 255).byte().numpy()).save(
+            tmp_path / "bench" / name / "a.png")
+    monkeypatch.setenv("SRLAB_BENCHMARKS", str(tmp_path / "bench"))
+    torch.manual_seed(0)
+    small = {"bicubic": (bench.bicubic(4), ""),
+             "MSRN": (MSRN(scale=4, n_feats=8, n_blocks=1).eval(), "small"),
+             "SMSRN": (SMSRN(scale=4, n_feats=8, n_blocks=1).eval(), "small")}
+    monkeypatch.setattr(bench, "_sr_models", lambda scale: small)
+    result = bench.bench_sr()
+    out = capsys.readouterr().out
+    paper = {r["set"]: r for r in result["paper"]}
+    assert list(paper) == ["Set5", "B100", "BSD68"]
+    assert paper["B100"]["paper_ratio"] == pytest.approx(27.39 / 27.61)
+    assert paper["Set5"]["paper_gap_db"] == pytest.approx(32.16 - 31.73)
+    assert paper["BSD68"]["paper_ratio"] is None  # BSD68 is not in the paper (nor is it B100)
+    q = result["quality"]["B100"]
+    assert paper["B100"]["gap_db"] == pytest.approx(q["MSRN"]["psnr_y"] - q["SMSRN"]["psnr_y"])
+    lines = out.splitlines()
+    b100 = next(line for line in lines if line.startswith("B100 ") and "%" in line and
+                "met" not in line)
+    assert b100.split()[-2:] == ["99.20%", "0.22"]
+    assert "98.53" not in out  # the 4-set average of the paper is never the comparison
 
 
 def test_bench_tinyunet_end_to_end(monkeypatch, capsys):

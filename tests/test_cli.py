@@ -227,6 +227,24 @@ def test_train_then_eval_smsrn(tmp_path, monkeypatch, capsys):
     assert "resuming smsrn" in capsys.readouterr().out
 
 
+def test_eval_names_every_set_found_b100_urban100_and_bsd68_apart(tmp_path, monkeypatch, capsys):
+    """Every evaluation set present gets its own rows under its own name (B100 is not BSD68);
+    Sun80 (the shipped models' training data) is not evaluated."""
+    bench_dir = tmp_path / "bench"
+    for k, (name, n) in enumerate([("Urban100", 3), ("BSD68", 2), ("B100", 2), ("Set5", 1),
+                                   ("Sun80", 1)]):
+        _write_images(bench_dir / name, n, 32, seed=k)
+    monkeypatch.setenv("SRLAB_BENCHMARKS", str(bench_dir))
+    assert main(["eval", "smsrn", "--limit", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split()[:3] for line in lines[lines.index(next(
+        line for line in lines if line.startswith("set "))) + 1:]]
+    assert rows == [[s, m, n] for s, n in [("Set5", "1"), ("B100", "2"), ("BSD68", "2"),
+                                           ("Urban100", "2")] for m in ("bicubic", "smsrn_x4")]
+    assert main(["eval", "smsrn", "--sets", "Urban100", "--limit", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split()[:3] == ["Urban100", "smsrn_x4", "1"]
+
+
 @pytest.mark.skipif(not (REAL_BENCHMARKS and (Path(REAL_BENCHMARKS) / "Set5").is_dir()),
                     reason="SRLAB_BENCHMARKS with Set5 is not set")
 def test_eval_shipped_smsrn_on_real_set5(monkeypatch, capsys):

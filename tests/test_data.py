@@ -1,6 +1,7 @@
 """srlab.data: image files and folders, embedded photos, benchmark sets, CIFAR-10 sources.
 
-The DIV2K downloader is tested in test_download.py, PatchSampler in test_batches.py.
+The downloaders (DIV2K, the benchmark archive) are tested in test_download.py, PatchSampler in
+test_batches.py.
 """
 
 import hashlib
@@ -8,6 +9,7 @@ import http.server
 import io
 import os
 import pickle
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -31,6 +33,7 @@ from srlab.data import (
     spread,
     to_tensor,
 )
+from srlab.data import benchmarks as benchmarks_module
 from srlab.data import cifar10 as cifar10_module
 from srlab.data.cifar10 import PairsFromHR
 from srlab.degradation import bicubic_down, bicubic_up
@@ -334,6 +337,72 @@ def test_benchmark_sources_found_sets_or_embedded_photos(monkeypatch, tmp_path, 
     assert list(benchmark_sources(2, ["Sun80"])) == ["Sun80"]
     with pytest.raises(FileNotFoundError, match="B100"):
         benchmark_sources(2, ["B100"])
+
+
+def test_b100_bsd68_and_urban100_are_evaluated_under_their_own_names(monkeypatch, tmp_path):
+    monkeypatch.setenv("SRLAB_BENCHMARKS", str(tmp_path / "bench"))
+    for k, name in enumerate(["Urban100", "BSD68", "B100", "Sun80"]):
+        (tmp_path / "bench" / name).mkdir(parents=True)
+        _save(tmp_path / "bench" / name / f"{name}.png", _random_uint8((16, 16, 3), seed=k))
+    found = benchmark_sources(4)
+    assert list(found) == ["B100", "BSD68", "Urban100"]  # every eval set present, Sun80 not
+    assert [ds.names for ds in found.values()] == [["B100"], ["BSD68"], ["Urban100"]]
+
+
+def _fake_download(calls):
+    """A stand-in for download_benchmarks: records the call, puts one image per set where
+    benchmark_set looks (data_root()/benchmarks/<name>)."""
+    def download(names):
+        calls.append(list(names))
+        for name in names:
+            folder = benchmarks_module.data_root() / "benchmarks" / name
+            folder.mkdir(parents=True)
+            _save(folder / "a.png", _random_uint8((16, 16, 3)))
+    return download
+
+
+def test_benchmarks_for_notebook_outside_colab_only_says_how(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("SRLAB_BENCHMARKS", str(tmp_path / "bench"))
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("SRLAB_OFFLINE", raising=False)
+    calls = []
+    monkeypatch.setattr(benchmarks_module, "download_benchmarks", _fake_download(calls))
+    (tmp_path / "bench" / "Set5").mkdir(parents=True)
+    _save(tmp_path / "bench" / "Set5" / "a.png", _random_uint8((16, 16, 3)))
+    assert data.benchmarks_for_notebook() == ["Set5"]
+    assert capsys.readouterr().out.splitlines() == [
+        "[srlab.data] benchmark sets found: Set5; to get Set14, B100, Urban100 (about 250 MB in "
+        "one archive) run srlab.data.download_benchmarks(['Set14', 'B100', 'Urban100'])"]
+    assert data.benchmarks_for_notebook(["Set5"]) == ["Set5"]
+    assert capsys.readouterr().out == "[srlab.data] benchmark sets found: Set5\n"
+    assert calls == []  # nothing downloaded outside Colab
+
+
+def test_benchmarks_for_notebook_in_colab_downloads_the_missing_sets(monkeypatch, tmp_path,
+                                                                     capsys):
+    monkeypatch.setenv("SRLAB_BENCHMARKS", str(tmp_path / "bench"))
+    monkeypatch.setitem(sys.modules, "google.colab", type(sys)("google.colab"))
+    monkeypatch.delenv("SRLAB_OFFLINE", raising=False)
+    calls = []
+    monkeypatch.setattr(benchmarks_module, "download_benchmarks", _fake_download(calls))
+    (tmp_path / "bench" / "Set5").mkdir(parents=True)
+    _save(tmp_path / "bench" / "Set5" / "a.png", _random_uint8((16, 16, 3)))
+    assert data.benchmarks_for_notebook(["Set5", "B100"]) == ["Set5", "B100"]
+    assert calls == [["B100"]]  # only the missing set
+    assert capsys.readouterr().out == "[srlab.data] benchmark sets found: Set5, B100\n"
+    # offline in Colab: no download, one line saying how
+    monkeypatch.setenv("SRLAB_OFFLINE", "1")
+    assert data.benchmarks_for_notebook(["Set5", "Urban100"]) == ["Set5"]
+    assert "after unsetting SRLAB_OFFLINE" in capsys.readouterr().out and len(calls) == 1
+    # a failed download is reported, and the notebook goes on with what it has
+    monkeypatch.delenv("SRLAB_OFFLINE")
+
+    def fail(names):
+        raise RuntimeError("download of x failed: HTTP 503")
+
+    monkeypatch.setattr(benchmarks_module, "download_benchmarks", fail)
+    assert data.benchmarks_for_notebook(["Set5", "Urban100"]) == ["Set5"]
+    assert "benchmark download failed (download of x failed: HTTP 503)" in capsys.readouterr().out
 
 
 def _set5_dir() -> Path | None:

@@ -13,12 +13,15 @@ from srlab.data import ImageFolderSR
 from srlab.degradation import bicubic, bicubic_down, make_pairs, quantize
 from srlab.evaluate import (
     METRICS,
+    SMSRN_PAPER_X4,
     bicubic_table,
     cpu_latency_ms,
     evaluate,
     evaluate_table,
+    format_paper_comparison,
     format_table,
     forward_tiled,
+    paper_comparison,
 )
 from srlab.metrics import psnr, ssim
 from srlab.models import MSRN, TinyUNetSR
@@ -248,3 +251,41 @@ def test_cpu_latency_ms():
     ms = cpu_latency_ms(model, lr_size=8, batch=2, repeats=3)
     assert ms > 0 and calls[0] == (2, 3, 8, 8) and len(calls) == 3 + 3  # warm-up + repeats
     assert np.isfinite(ms)
+
+
+# ---------------------------------------------------------------- the SMSRN paper, set by set
+def test_paper_table_is_the_papers_table_1():
+    assert list(SMSRN_PAPER_X4) == ["Set5", "Set14", "B100", "Urban100"]  # no BSD68
+    assert SMSRN_PAPER_X4["B100"] == {"MSRN": (27.61, 0.7139), "SMSRN": (27.39, 0.7051)}
+    assert SMSRN_PAPER_X4["Urban100"]["SMSRN"] == (25.45, 0.7423)
+    # the paper's 98.53% is the ratio of its rounded 4-set averages, 28.22 / 28.64 dB
+    msrn, smsrn = ([v[m][0] for v in SMSRN_PAPER_X4.values()] for m in ("MSRN", "SMSRN"))
+    mean_m, mean_s = round(sum(msrn) / 4, 2), round(sum(smsrn) / 4, 2)
+    assert (mean_m, mean_s) == (28.64, 28.22) and round(100 * mean_s / mean_m, 2) == 98.53
+
+
+def test_paper_comparison_per_set_never_averaged():
+    ours = {"Set5": {"MSRN": 30.0, "SMSRN": 29.4},
+            "BSD68": {"MSRN": {"psnr_y": 27.0, "n": 68}, "SMSRN": {"psnr_y": 26.0, "n": 68}},
+            "B100": {"bicubic": 25.0, "MSRN": 27.5, "SMSRN": 27.0}}
+    rows = paper_comparison(ours)
+    assert [r["set"] for r in rows] == ["Set5", "BSD68", "B100"]  # one row per set, no mean
+    set5, bsd68, b100 = rows
+    assert set5["ratio"] == pytest.approx(0.98) and set5["gap_db"] == pytest.approx(0.6)
+    assert set5["paper_ratio"] == pytest.approx(31.73 / 32.16)
+    assert set5["paper_gap_db"] == pytest.approx(0.43) and set5["n"] is None
+    assert b100["paper_gap_db"] == pytest.approx(0.22)  # B100's own values, not Set5's
+    assert bsd68["n"] == 68 and bsd68["gap_db"] == pytest.approx(1.0)
+    assert all(bsd68[k] is None for k in ("paper_msrn", "paper_smsrn", "paper_ratio",
+                                          "paper_gap_db"))
+    lines = format_paper_comparison(rows).splitlines()[1:]
+    assert lines[0].startswith("paper = the SMSRN paper's Table 1")
+    assert lines[1].split() == ["set", "images", "MSRN", "SMSRN", "SMSRN/MSRN", "gap", "dB",
+                                "paper", "MSRN", "paper", "SMSRN", "paper", "ratio", "paper",
+                                "gap", "dB"]
+    assert lines[2].split() == ["Set5", "-", "30.00", "29.40", "98.00%", "0.60", "32.16",
+                                "31.73", "98.66%", "0.43"]
+    assert lines[3].split() == ["BSD68", "68", "27.00", "26.00", "96.30%", "1.00", "-", "-", "-",
+                                "-"]
+    with pytest.raises(ValueError, match="'Set14' needs both 'MSRN' and 'SMSRN'"):
+        paper_comparison({"Set14": {"MSRN": 28.0}})

@@ -1,6 +1,7 @@
 """``python -m srlab eval msrn|smsrn|tinyunet ...``: a PSNR/SSIM table for shipped or own weights.
 
-MSRN/SMSRN: every benchmark set found (or the embedded photos), Y channel, ``scale`` pixels
+MSRN/SMSRN: every evaluation set found (Set5, Set14, B100, BSD68, Urban100, each named by its
+folder; B100 and BSD68 are different sets) or the embedded photos, Y channel, ``scale`` pixels
 shaved. TinyUNet: the CIFAR-10 test split, RGB on the whole image and Y with 2 pixels shaved,
 with CPU ms per image at 1-5 DDIM steps.
 """

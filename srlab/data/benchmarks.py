@@ -1,17 +1,30 @@
 """The classic SR test sets (Set5, Set14, B100, BSD68, Urban100, Sun80), from local folders.
 
 ``benchmark_set(name, scale)`` gives whole-image (lr, hr) pairs; ``benchmark_sources``
-gives every set found, or the embedded photos when none is (taught in notebooks 00, 02, 03).
+gives every set found, or the embedded photos when none is (taught in notebooks 00, 02, 03);
+``benchmarks_for_notebook`` downloads the missing ones in Colab and says how to get them
+elsewhere.
+
+B100 (also called BSD100) is the 100 test images of the Berkeley segmentation set that SR
+papers report; BSD68 is a 68-image subset of them chosen for denoising benchmarks, with a
+different mean PSNR. Tables name each set by its folder, so the two are never mixed up.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from srlab.config import data_root
+from srlab.config import data_root, is_offline
+from srlab.data.download import (
+    BENCHMARK_APPROX_MB,
+    BENCHMARK_DOWNLOADABLE,
+    download_benchmarks,
+)
 from srlab.data.embedded import embedded_images
 from srlab.data.images import ImageFolderSR, centre_crop
 
@@ -68,3 +81,30 @@ def benchmark_sources(scale: int, sets: list[str] | None = None, *, crop: int | 
               f"using the {len(photos)} embedded photos" + (f", {crop}x{crop} centre crops"
                                                             if crop else ""))
     return {"embedded": photos}
+
+
+def benchmarks_for_notebook(names: Sequence[str] = BENCHMARK_DOWNLOADABLE) -> list[str]:
+    """Make the test sets ``names`` available where that is cheap, and say what happened.
+
+    In Google Colab (and without ``SRLAB_OFFLINE``) the missing ones are downloaded with
+    ``download_benchmarks`` (about 250 MB, announced first); anywhere else nothing is
+    downloaded and one line says how to get them. A failed download is reported, not raised,
+    so the notebook goes on with what it has. Returns the sets of ``names`` now found.
+    """
+    missing = [n for n in names if n not in available_benchmarks()]
+    if missing and "google.colab" in sys.modules and not is_offline():
+        try:
+            download_benchmarks(missing)
+        except (RuntimeError, OSError) as err:
+            print(f"[srlab.data] benchmark download failed ({err}); going on without "
+                  f"{', '.join(missing)}")
+    found = [n for n in names if n in available_benchmarks()]
+    still = [n for n in names if n not in found]
+    if still:
+        print(f"[srlab.data] benchmark sets found: {', '.join(found) or 'none'}; to get "
+              f"{', '.join(still)} (about {BENCHMARK_APPROX_MB} MB in one archive) run "
+              f"srlab.data.download_benchmarks({still!r})"
+              + (" after unsetting SRLAB_OFFLINE" if is_offline() else ""))
+    else:
+        print(f"[srlab.data] benchmark sets found: {', '.join(found)}")
+    return found
