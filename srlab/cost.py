@@ -89,25 +89,35 @@ class Latency:
         return f"{self.median_ms:.3f} ms (IQR {self.iqr_ms:.3f}, n={self.repeats}, {self.device})"
 
 
+def synchronize(device: torch.device | str) -> None:
+    """Wait until ``device`` has finished its queued work (CUDA, MPS); a no-op on the CPU.
+
+    GPU calls return as soon as the work is queued, so a timer must wait for the device.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def measure_latency(fn: nn.Module | Callable[[torch.Tensor], object], x: torch.Tensor,
                     warmup: int = 3, repeats: int = 10) -> Latency:
     """Time ``fn(x)`` under ``torch.no_grad()``: ``warmup`` untimed calls, then ``repeats``.
 
-    On CUDA the device is synchronised before and after each call, so the time covers the
-    work, not just the kernel launches. Report the median: single runs are noisy.
+    On a GPU (CUDA or Apple MPS) the device of ``x`` is synchronised before and after each
+    call, so the time covers the work, not just queueing it. Report the median: single
+    runs are noisy. Returns a ``Latency`` in milliseconds.
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
-    cuda = x.device.type == "cuda"
     times = []
     with torch.no_grad():
         for i in range(warmup + repeats):
-            if cuda:
-                torch.cuda.synchronize(x.device)
+            synchronize(x.device)
             start = time.perf_counter()
             fn(x)
-            if cuda:
-                torch.cuda.synchronize(x.device)
+            synchronize(x.device)
             if i >= warmup:
                 times.append((time.perf_counter() - start) * 1000)
     q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3

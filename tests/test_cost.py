@@ -1,3 +1,6 @@
+import time
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
@@ -11,6 +14,7 @@ from srlab.cost import (
     pointwise_cost,
     separable_cost,
     separable_ratio,
+    synchronize,
 )
 from srlab.layers import DepthwiseSeparableConv2d
 
@@ -62,3 +66,40 @@ def test_measure_latency_returns_positive_times():
     assert lat.repeats == 5 and lat.device == "cpu"
     with pytest.raises(ValueError):
         measure_latency(nn.Identity(), torch.zeros(1), repeats=0)
+
+
+class _FakeQueue:
+    """A device that queues work: ``launch`` returns at once, ``synchronize`` waits for it."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.pending, self.calls = seconds, 0.0, []
+
+    def launch(self, x):
+        self.pending += self.seconds
+
+    def synchronize(self, *args):
+        self.calls.append(args)
+        time.sleep(self.pending)
+        self.pending = 0.0
+
+
+@pytest.mark.parametrize("device", ["mps", "cuda"])
+def test_measure_latency_waits_for_gpu_work(monkeypatch, device):
+    queue = _FakeQueue(0.02)
+    monkeypatch.setattr(torch.mps, "synchronize", queue.synchronize)
+    monkeypatch.setattr(torch.cuda, "synchronize", queue.synchronize)
+    x = SimpleNamespace(device=torch.device(device))  # only .device is read
+    lat = measure_latency(queue.launch, x, warmup=1, repeats=3)
+    assert len(queue.calls) == 2 * 4  # before and after every call
+    assert lat.median_ms >= 15  # the queued 20 ms are inside the timed interval
+    assert lat.device == device
+
+
+def test_synchronize_is_a_no_op_on_the_cpu(monkeypatch):
+    def fail(*args):
+        raise AssertionError("a GPU was synchronised for a CPU tensor")
+
+    monkeypatch.setattr(torch.mps, "synchronize", fail)
+    monkeypatch.setattr(torch.cuda, "synchronize", fail)
+    synchronize("cpu")
+    assert measure_latency(lambda x: x + 1, torch.zeros(4), warmup=0, repeats=2).repeats == 2

@@ -9,6 +9,7 @@ import time
 import pytest
 import torch
 
+from srlab import cost
 from srlab.course import exercise
 
 IDS = ("01.1", "01.2", "01.3", "01.4", "01.5")
@@ -16,9 +17,10 @@ IDS = ("01.1", "01.2", "01.3", "01.4", "01.5")
 
 def reference(ex_id: str):
     """The function defined by the exercise's solution text."""
-    namespace = {"torch": torch, "time": time, "statistics": statistics}
+    given = {"torch": torch, "time": time, "statistics": statistics, "cost": cost}
+    namespace = dict(given)
     exec(exercise(ex_id).solution_text, namespace)
-    return next(v for k, v in namespace.items() if k not in ("torch", "time", "statistics")
+    return next(v for k, v in namespace.items() if k not in given
                 and callable(v) and not k.startswith("__"))
 
 

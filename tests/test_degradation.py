@@ -13,6 +13,8 @@ from srlab.degradation import (
     make_pairs,
     mod_crop,
     quantize,
+    symmetric_index,
+    symmetric_pad,
 )
 from srlab.metrics import psnr
 
@@ -103,3 +105,103 @@ def test_make_pairs_mod_crops_and_degrades():
         make_pairs(torch.rand(2, 1, 32, 32), 2)
     with pytest.raises(ValueError, match="smaller than the scale"):
         make_pairs(torch.rand(1, 3, 1, 8), 2)
+
+
+# -- border handling: MATLAB's symmetric padding vs torch's renormalised kernel ----------------
+
+
+def _matlab_cubic(x: np.ndarray) -> np.ndarray:
+    ax = np.abs(x)
+    return ((1.5 * ax**3 - 2.5 * ax**2 + 1) * (ax <= 1)
+            + (-0.5 * ax**3 + 2.5 * ax**2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2)))
+
+
+def _matlab_matrix(in_len: int, out_len: int) -> np.ndarray:
+    """(out_len, in_len) weights of MATLAB's imresize along one axis, ported from its
+    ``contributions``: antialiased kernel when shrinking, indices mirrored with
+    aux = [1:L, L:-1:1], weights normalised to sum to 1."""
+    scale = out_len / in_len
+    width = 4.0
+    if scale < 1:
+        kernel, width = (lambda t: scale * _matlab_cubic(scale * t)), width / scale
+    else:
+        kernel = _matlab_cubic
+    x = np.arange(1, out_len + 1) / scale + 0.5 * (1 - 1 / scale)
+    left = np.floor(x - width / 2)
+    ind = left[:, None] + np.arange(int(np.ceil(width)) + 2)[None, :]
+    weights = kernel(x[:, None] - ind)
+    weights /= weights.sum(axis=1, keepdims=True)
+    aux = np.concatenate([np.arange(1, in_len + 1), np.arange(in_len, 0, -1)])
+    ind = aux[np.mod(ind - 1, len(aux)).astype(int)] - 1
+    matrix = np.zeros((out_len, in_len))
+    for o in range(out_len):
+        np.add.at(matrix[o], ind[o], weights[o])
+    return matrix
+
+
+def _matlab_imresize(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Float (N, C, H, W) resized the way MATLAB's imresize does it, in float64 numpy."""
+    a = img.double().numpy()
+    rows, cols = _matlab_matrix(a.shape[-2], size[0]), _matlab_matrix(a.shape[-1], size[1])
+    return torch.from_numpy(np.einsum("oh,nchw,pw->ncop", rows, a, cols)).float()
+
+
+@pytest.mark.parametrize("scale, size", [(2, (12, 10)), (3, (15, 21)), (4, (24, 16)),
+                                         (4, (4, 8))])
+def test_symmetric_border_is_matlabs_imresize_everywhere(scale, size):
+    hr = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(scale))
+    h, w = size
+    ref_down = _matlab_imresize(hr, (h // scale, w // scale)).clamp(0, 1)
+    ours = bicubic_down(hr, scale, quantize=False, border="symmetric")
+    assert ours.shape == ref_down.shape
+    assert torch.allclose(ours, ref_down, atol=1e-5)
+    lr = torch.rand(1, 3, h // scale, w // scale, generator=torch.Generator().manual_seed(9))
+    ref_up = _matlab_imresize(lr, (h, w)).clamp(0, 1)
+    assert torch.allclose(bicubic_up(lr, scale, border="symmetric"), ref_up, atol=1e-5)
+    # the default agrees with MATLAB only where the kernel stays inside the image
+    renorm = bicubic_down(hr, scale, quantize=False)
+    if min(h, w) // scale > 4:
+        assert torch.allclose(renorm[..., 2:-2, 2:-2], ref_down[..., 2:-2, 2:-2], atol=1e-5)
+    assert (renorm - ref_down).abs().amax() > 1e-3
+
+
+def test_symmetric_padding_equals_numpys_and_works_below_the_pad_size():
+    gen = torch.Generator().manual_seed(0)
+    for h, w, pad in [(5, 7, 2), (3, 4, 8), (1, 2, 5)]:  # pad larger than the image too
+        x = torch.rand(2, 3, h, w, generator=gen)
+        ref = np.pad(x.numpy(), ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="symmetric")
+        assert torch.equal(symmetric_pad(x, pad), torch.from_numpy(ref))
+    assert symmetric_index(3, 4).tolist() == [2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0]
+    # bicubic_down(symmetric) = np.pad(symmetric) by 2*scale, then the same interpolation
+    for h, w, scale in [(16, 12, 4), (4, 4, 4), (6, 2, 2)]:
+        hr = torch.rand(1, 3, h, w, generator=gen)
+        padded = torch.from_numpy(np.pad(hr.numpy(), ((0, 0), (0, 0), (2 * scale,) * 2,
+                                                      (2 * scale,) * 2), mode="symmetric"))
+        ref = torch.nn.functional.interpolate(padded, size=(h // scale + 4, w // scale + 4),
+                                              mode="bicubic", antialias=True,
+                                              align_corners=False)[..., 2:-2, 2:-2]
+        ours = bicubic_down(hr, scale, border="symmetric")
+        assert ours.shape == (1, 3, h // scale, w // scale)
+        assert torch.equal(ours, quantize(ref))
+
+
+def test_symmetric_and_renormalise_differ_only_at_the_border():
+    hr = mod_crop(embedded_images()["coffee"], 4)
+    sym = bicubic_down(hr, 4, quantize=False, border="symmetric")
+    renorm = bicubic_down(hr, 4, quantize=False)
+    assert torch.equal(renorm, bicubic_down(hr, 4, quantize=False, border="renormalise"))
+    inner = (..., slice(2, -2), slice(2, -2))
+    assert torch.allclose(sym[inner], renorm[inner], atol=1e-5)
+    frame = torch.ones_like(sym, dtype=torch.bool)
+    frame[inner] = False
+    assert (sym - renorm)[frame].abs().max() > 1 / 255
+    lr = quantize(renorm)
+    up_sym, up_renorm = bicubic_up(lr, 4, border="symmetric"), bicubic_up(lr, 4)
+    assert torch.allclose(up_sym[..., 8:-8, 8:-8], up_renorm[..., 8:-8, 8:-8], atol=1e-5)
+    assert (up_sym - up_renorm).abs().max() > 1 / 255
+
+
+def test_bad_border_is_a_clear_error():
+    for fn in (bicubic_down, bicubic_up):
+        with pytest.raises(ValueError, match="border must be one of .*'symmetric'.*'reflect'"):
+            fn(torch.rand(1, 3, 8, 8), 2, border="reflect")

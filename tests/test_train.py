@@ -162,6 +162,26 @@ def test_keyboard_interrupt_saves_a_checkpoint_at_the_interrupted_step(tmp_path,
     assert resumed["step"] == [1, 2, 3, 4, 5]
 
 
+def test_ckpt_every_keeps_a_checkpoint_when_the_run_dies(tmp_path, sampler):
+    """A crash that fit cannot catch (a killed kernel) loses at most ``ckpt_every`` steps."""
+    ckpt = tmp_path / "run.ckpt"
+    calls = []
+
+    def dying_loss(model, lr, hr):
+        if len(calls) == 7:
+            raise RuntimeError("kernel died")
+        calls.append(1)
+        return F.l1_loss(model(lr), hr)
+
+    with pytest.raises(RuntimeError, match="kernel died"):
+        fit(tiny(), sampler, steps=8, batch_size=1, loss=dying_loss, ckpt_path=ckpt,
+            ckpt_every=8 // 4, device="cpu", progress=False, log_every=1)
+    assert load_checkpoint(ckpt, "msrn", tiny().config)["step"] == 6  # the last multiple of 2
+    resumed = fit(tiny(), sampler, steps=8, batch_size=1, ckpt_path=ckpt, ckpt_every=2,
+                  device="cpu", progress=False, log_every=1)
+    assert resumed["step"] == list(range(1, 9))
+
+
 def test_keyboard_interrupt_without_checkpoint(sampler, capsys):
     def loss_fn(model, lr, hr):
         raise KeyboardInterrupt

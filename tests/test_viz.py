@@ -70,7 +70,7 @@ def test_compare_titles_carry_the_metrics(zoom):
     titles = _titles(fig)
     assert titles[0] == "LR 16x16 (x4)" and titles[3] == "HR (ground truth)"
     for title, (name, out) in zip(titles[1:3], outputs.items(), strict=True):
-        m = re.fullmatch(rf"{name}\n(\d+\.\d\d) dB / (\d\.\d{{4}})", title)
+        m = re.fullmatch(rf"{name}\n(\d+\.\d\d) dB / (\d\.\d{{4}}) \(Y, shave 4\)", title)
         assert m, title
         assert float(m.group(1)) == pytest.approx(
             psnr(out, hr, y_channel=True, shave=4).item(), abs=0.005)
@@ -89,14 +89,14 @@ def test_compare_on_rgb_without_shave_and_on_tiny_images():
     lr = bicubic_down(hr, 2)
     out = bicubic_up(lr, 2)
     title = _titles(compare(lr, {"b": out}, hr, y_channel=False, shave=0))[1]
-    assert title == f"b\n{psnr(out, hr).item():.2f} dB / {ssim(out, hr).item():.4f}"
+    assert title == f"b\n{psnr(out, hr).item():.2f} dB / {ssim(out, hr).item():.4f} (RGB, shave 0)"
     # too small for an 11x11 SSIM window after the shave: PSNR only, SSIM shown as nan
     small_hr = _image(16)
     small_lr = bicubic_down(small_hr, 4)
     title = _titles(compare(small_lr, {"b": bicubic_up(small_lr, 4)}, small_hr))[1]
     value = psnr(bicubic_up(small_lr, 4), small_hr, y_channel=True, shave=4).item()
-    assert title == f"b\n{value:.2f} dB / nan"
-    assert math.isnan(float(title.rsplit(" ", 1)[1]))
+    assert title == f"b\n{value:.2f} dB / nan (Y, shave 4)"
+    assert math.isnan(float(title.split(" / ")[1].split()[0]))
 
 
 def test_draw_conv_diagram():

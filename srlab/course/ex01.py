@@ -254,17 +254,16 @@ class _Workload:
            "Run everything inside `with torch.no_grad():`; statistics.median(times) is robust to "
            "the occasional slow call, the mean is not.",
            "times.append((time.perf_counter() - start) * 1000) after each timed call; on a GPU "
-           "also call torch.cuda.synchronize() before reading the clock."],
+           "also call srlab.cost.synchronize(x.device) (torch.cuda.synchronize() or "
+           "torch.mps.synchronize()) before reading the clock."],
     solution="""def median_latency(fn, x, warmup=3, repeats=10):
     times = []
     with torch.no_grad():
         for i in range(warmup + repeats):
-            if x.is_cuda:
-                torch.cuda.synchronize()
+            cost.synchronize(x.device)  # a GPU (CUDA, MPS) queues work: wait for it
             start = time.perf_counter()
             fn(x)
-            if x.is_cuda:
-                torch.cuda.synchronize()
+            cost.synchronize(x.device)
             if i >= warmup:
                 times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)""",
