@@ -228,11 +228,12 @@ def test_train_then_eval_smsrn(tmp_path, monkeypatch, capsys):
 
 
 def test_eval_names_every_set_found_b100_urban100_and_bsd68_apart(tmp_path, monkeypatch, capsys):
-    """Every evaluation set present gets its own rows under its own name (B100 is not BSD68);
-    Sun80 (the shipped models' training data) is not evaluated."""
+    """Every evaluation set present gets its own rows under its own name (B100 is not BSD68;
+    Manga109, which cannot be downloaded, when put there by hand); Sun80 (the shipped models'
+    training data) is not evaluated."""
     bench_dir = tmp_path / "bench"
     for k, (name, n) in enumerate([("Urban100", 3), ("BSD68", 2), ("B100", 2), ("Set5", 1),
-                                   ("Sun80", 1)]):
+                                   ("Manga109", 1), ("Sun80", 1)]):
         _write_images(bench_dir / name, n, 32, seed=k)
     monkeypatch.setenv("SRLAB_BENCHMARKS", str(bench_dir))
     assert main(["eval", "smsrn", "--limit", "2"]) == 0
@@ -240,7 +241,8 @@ def test_eval_names_every_set_found_b100_urban100_and_bsd68_apart(tmp_path, monk
     rows = [line.split()[:3] for line in lines[lines.index(next(
         line for line in lines if line.startswith("set "))) + 1:]]
     assert rows == [[s, m, n] for s, n in [("Set5", "1"), ("B100", "2"), ("BSD68", "2"),
-                                           ("Urban100", "2")] for m in ("bicubic", "smsrn_x4")]
+                                           ("Urban100", "2"), ("Manga109", "1")]
+                    for m in ("bicubic", "smsrn_x4")]
     assert main(["eval", "smsrn", "--sets", "Urban100", "--limit", "1"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split()[:3] == ["Urban100", "smsrn_x4", "1"]
 

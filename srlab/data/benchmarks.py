@@ -1,4 +1,4 @@
-"""The classic SR test sets (Set5, Set14, B100, BSD68, Urban100, Sun80), from local folders.
+"""The classic SR test sets (Set5, Set14, B100, BSD68, Urban100, Manga109, Sun80), from folders.
 
 ``benchmark_set(name, scale)`` gives whole-image (lr, hr) pairs; ``benchmark_sources``
 gives every set found, or the embedded photos when none is (taught in notebooks 00, 02, 03);
@@ -28,8 +28,9 @@ from srlab.data.download import (
 from srlab.data.embedded import embedded_images
 from srlab.data.images import ImageFolderSR, centre_crop
 
-BENCHMARK_NAMES = ("Set5", "Set14", "B100", "BSD68", "Urban100", "Sun80")
-EVAL_SETS = ("Set5", "Set14", "B100", "BSD68", "Urban100")  # Sun80 trains the shipped models
+BENCHMARK_NAMES = ("Set5", "Set14", "B100", "BSD68", "Urban100", "Manga109", "Sun80")
+# every set but Sun80, which trains the shipped models
+EVAL_SETS = ("Set5", "Set14", "B100", "BSD68", "Urban100", "Manga109")
 
 
 def _benchmark_roots() -> list[Path]:
