@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -92,6 +94,23 @@ def get_device() -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@contextmanager
+def num_threads(n: int) -> Iterator[int]:
+    """Run torch on ``n`` CPU threads inside the ``with`` block, then restore the setting.
+
+    A notebook cell that times or trains on a fixed thread count scopes it this way, so later
+    cells run as before. Yields the thread count in effect (``n``).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"num_threads: expected an integer >= 1, got {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:

@@ -110,3 +110,18 @@ def test_describe_reports_the_settings(env, monkeypatch, tmp_path):
     monkeypatch.delenv("SRLAB_OFFLINE")
     text = config.describe()
     assert "mode: default" in text and "offline: no" in text
+
+
+def test_num_threads_scopes_the_setting_and_restores_it_on_error():
+    before = torch.get_num_threads()
+    with config.num_threads(1) as n:
+        assert n == 1 == torch.get_num_threads()
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="inside"):
+        with config.num_threads(1):
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="integer >= 1"):
+            with config.num_threads(bad):
+                pass

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
+from srlab.config import num_threads
 from srlab.diffusion import ddim_sample, make_schedule
 from srlab.diffusion.toy import (
     ToyDenoiser,
-    single_thread,
     sliced_wasserstein,
     toy_data,
     train_toy,
@@ -81,7 +81,7 @@ def test_train_toy_learns_and_is_deterministic():
     ref = toy_data("ring", 500, torch.Generator().manual_seed(1))
     torch.manual_seed(0)
     untrained = ToyDenoiser(100, hidden=64)
-    with single_thread():
+    with num_threads(1):
         d = [sliced_wasserstein(ddim_sample(m, (500, 2), None, s, 20, clip_x0=False,
                                             generator=torch.Generator().manual_seed(2)), ref)
              for m in (model, untrained)]

@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 
 from srlab import pretrained
+from srlab.config import num_threads
 from srlab.course.registry import Wrong, close, register
 from srlab.data import EmbeddedPatches
 from srlab.degradation import bicubic_down, bicubic_up, quantize
 from srlab.diffusion import ddim_timesteps, diffusion_loss, q_sample
-from srlab.diffusion.toy import single_thread
 from srlab.evaluate import evaluate
 from srlab.metrics import psnr
 from srlab.models import TinyUNetSR
@@ -43,7 +43,7 @@ def _one_thread(checker: Callable) -> Callable:
 
     @wraps(checker)
     def run(answer, rng: torch.Generator, strict: bool) -> str:
-        with single_thread():
+        with num_threads(1):
             return checker(answer, rng, strict)
 
     return run
