@@ -8,7 +8,7 @@ and the notebooks down to the settings::
     train           fit: the one training loop                            (notebooks 02, 04, 05)
     evaluate        any model on any test data, one result format, tables (00, 02, 03, 05)
     pretrained      shipped weights and weights files -> ready networks   (02, 03, 05)
-    models/         MSRN, SMSRN, TinyUNet, TinyUNetSR; build(kind, config) (02, 03, 05)
+    models/         MSRN, SMSRN, TinyUNet, TinyUNetSR, FastSampler; build(kind, config) (02, 03, 05)
     diffusion/      schedules, DDPM, DDIM, the 2-D toy: no SR imports     (04)
     data/           image files, embedded photos, benchmark sets, CIFAR-10, PatchSampler, DIV2K
     degradation     bicubic down/up, 8-bit quantisation, the bicubic baseline (00)

@@ -6,11 +6,14 @@ that set them (met, or missed by how much). Thread counts are the caller's choic
 
 from __future__ import annotations
 
+import gc
+import statistics
+
 import torch
 
 from srlab import cost, pretrained
 from srlab.data import benchmark_sources, cifar10_hr
-from srlab.degradation import bicubic, make_pairs
+from srlab.degradation import bicubic, bicubic_up, make_pairs
 from srlab.evaluate import (
     evaluate,
     evaluate_table,
@@ -18,7 +21,7 @@ from srlab.evaluate import (
     format_table,
     paper_comparison,
 )
-from srlab.models import MSRN, SMSRN
+from srlab.models import MSRN, SMSRN, FastSampler, TinyUNetSR
 
 
 def _sr_models(scale: int) -> dict:
@@ -112,6 +115,88 @@ def _tinyunet_targets(rows: list[dict]) -> list[str]:
     return lines
 
 
+FAST_MS_TARGET = 2.5  # issue 13: 5 steps at batch 1 on the CPU, ms per image
+OVERHEAD_TARGET = 0.15  # issue 13: sampler time / (5 bare network calls) - 1
+
+
+def sampling_times(model: TinyUNetSR, steps: int = 5, rounds: int = 15, repeats: int = 40,
+                   seed: int = 0) -> dict:
+    """Batch-1 CPU milliseconds of one 16x16 LR image (median over ``rounds`` interleaved
+    medians of ``repeats`` calls, at the current thread count, with Python's garbage
+    collector paused as ``timeit`` does): ``steps`` bare network calls as ``upscale`` makes
+    them ("net": eager, NCHW, with the network's input check) and as the fast path makes them
+    ("fast_net"), the reference sampler ``model.upscale`` ("reference") and ``FastSampler``
+    ("fast"); their overheads (sampler / its bare calls - 1) and the largest difference
+    between the two samplers' outputs for the same seed ("max_diff")."""
+    cpu = torch.device("cpu")
+    lr = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+    fast = FastSampler(model, steps)
+    level = float(model.schedule(cpu).sqrt_one_minus_alpha_bar[-1])
+    x = torch.cat([torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(seed)),
+                   bicubic_up(lr, 2), torch.full((1, 1, 32, 32), level)], dim=1)
+    fast_net = fast.network(tuple(x.shape))
+    fast_x = x.contiguous(memory_format=fast.memory_format_on(cpu))
+
+    def calls(net, inp):
+        def run(_lr: torch.Tensor) -> None:
+            for _ in range(steps):
+                net(inp)
+        return run
+
+    timed = {"net": calls(model.net, x), "fast_net": calls(fast_net, fast_x),
+             "reference": lambda z: model.upscale(z, steps=steps, seed=seed),
+             "fast": lambda z: fast(z, seed=seed)}
+    times: dict[str, list[float]] = {name: [] for name in timed}
+    gc_was_on = gc.isenabled()
+    gc.disable()  # as timeit does: a collection costs what the whole process holds
+    try:
+        for _ in range(rounds):  # interleaved, so a slow spell of the machine hits all alike
+            for name, fn in timed.items():
+                lat = cost.measure_latency(fn, lr, warmup=5, repeats=repeats)
+                times[name].append(lat.median_ms)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    ms = {name: statistics.median(t) for name, t in times.items()}
+    diff = float((fast(lr, seed=seed) - model.upscale(lr, steps=steps, seed=seed)).abs().max())
+    return {**ms, "steps": steps, "threads": torch.get_num_threads(), "form": fast.form,
+            "overhead_reference": ms["reference"] / ms["net"] - 1,
+            "overhead_fast": ms["fast"] / ms["fast_net"] - 1, "max_diff": diff,
+            "rounds": rounds, "repeats": repeats}
+
+
+def format_sampling(name: str, r: dict) -> list[str]:
+    """The batch-1 CPU sampling times of ``sampling_times`` as printed lines."""
+    k = r["steps"]
+    rows = [(f"{k} bare network calls as upscale makes them (eager, NCHW)", r["net"], ""),
+            (f"{k} bare network calls as the fast path makes them", r["fast_net"], ""),
+            (f"reference sampler  model.upscale(lr, steps={k})", r["reference"],
+             f"overhead {r['overhead_reference']:+.0%} over its {k} network calls"),
+            (f"fast path          FastSampler(model, {k})", r["fast"],
+             f"overhead {r['overhead_fast']:+.0%} over its {k} network calls")]
+    lines = [f"{name} (the fast path's network: {r['form']}):"]
+    lines += [f"  {what:<58} {ms:6.2f} ms  {note}".rstrip() for what, ms, note in rows]
+    lines.append(f"  same seed: max |fast - reference| = {r['max_diff']:.1e}; fast path "
+                 f"{r['reference'] / r['fast']:.2f}x the reference's speed")
+    return lines
+
+
+def _sampling_targets(sampling: dict[str, dict]) -> list[str]:
+    """Issue 13's batch-1 CPU targets for the fast path: met, or missed by how much."""
+    lines = []
+    for name, r in sampling.items():
+        schedule = name.rsplit("_", 1)[-1]
+        checks = [(f"{r['steps']}-step fast path <= {FAST_MS_TARGET} ms/image (batch 1)",
+                   FAST_MS_TARGET - r["fast"], "{:.2f} ms"),
+                  (f"fast-path overhead <= {OVERHEAD_TARGET:.0%} over {r['steps']} net calls",
+                   OVERHEAD_TARGET - r["overhead_fast"], "{:.0%}")]
+        for what, margin, unit in checks:
+            verdict = "met" if margin >= 0 else f"MISSED by {unit.format(-margin)}"
+            n = r["threads"]
+            lines.append(f"{schedule:<7} {what:<46} {verdict} ({n} thread{'s' * (n != 1)})")
+    return lines
+
+
 def _throughput(model, steps: int, device: torch.device, batch: int = 256) -> float:
     """Images per second of ``model.upscale`` on a batch of ``batch`` 16x16 LR images."""
     x = torch.rand(batch, 3, 16, 16, generator=torch.Generator().manual_seed(0)).to(device)
@@ -123,7 +208,9 @@ def bench_tinyunet(device: str | None = None, limit: int | None = None, seed: in
     """Step / Param(M) / ms / PSNR / SSIM on the CIFAR-10 test split for bicubic, the
     regression TinyUNet and the diffusion TinyUNets (linear, cosine) at 1-5 DDIM steps; CPU
     latency per image at batch 1 (the whole sampler); batched throughput (CPU, and
-    ``device``); then the issue's targets, met or missed by how much."""
+    ``device``); batch-1 CPU sampling: 5 bare network calls, the reference sampler and the
+    ``FastSampler`` fast path with their overheads; then the issues' targets, met or missed
+    by how much."""
     models = {name: pretrained.load(name) for name in pretrained.TINYUNET_NAMES}
     hr_uint8, source = cifar10_hr("test", limit)
     lr, hr = make_pairs(hr_uint8.float() / 255, 2)
@@ -133,6 +220,15 @@ def bench_tinyunet(device: str | None = None, limit: int | None = None, seed: in
           "whole sampler incl. bicubic")
     rows = evaluate_table(models, (lr, hr), 2, (1, 2, 3, 4, 5), seed=seed)
     print(format_table(rows))
+    sampling = {name: sampling_times(model, 5, seed=seed) for name, model in models.items()
+                if model.is_diffusion}
+    if sampling:
+        r = next(iter(sampling.values()))
+        print(f"\nbatch-1 sampling on the CPU: one 16x16 LR image, {r['steps']} steps, "
+              f"{r['threads']} threads, ms per image (median of {r['rounds']} interleaved "
+              f"rounds of {r['repeats']} calls, garbage collector paused):")
+    for name, r in sampling.items():
+        print("\n".join(format_sampling(name, r)), flush=True)
     devices = [torch.device("cpu")]
     if device and torch.device(device).type != "cpu":
         devices.append(torch.device(device))
@@ -151,7 +247,7 @@ def bench_tinyunet(device: str | None = None, limit: int | None = None, seed: in
                 print(f"  {str(dev):<6} {name:<28} batch 1, 5 steps: {lat.median_ms:.2f} ms")
             model.to("cpu")
     print("\ntargets:")
-    targets = _tinyunet_targets(rows)
+    targets = _tinyunet_targets(rows) + _sampling_targets(sampling)
     for line in targets:
         print("  " + line)
-    return {"rows": rows, "throughput": throughput, "targets": targets}
+    return {"rows": rows, "sampling": sampling, "throughput": throughput, "targets": targets}

@@ -1,6 +1,7 @@
 """srlab.bench: the benchmarks print what they measured; the targets' verdicts are right."""
 
 import functools
+import gc
 import re
 
 import pytest
@@ -51,6 +52,42 @@ def test_tinyunet_targets_with_missing_rows():
         "cosine  5-step sampler <= 3.4 ms/image (CPU, batch 1)  met",
     ]
     assert bench._tinyunet_targets([_row("bicubic", 0, 30.0)]) == []
+
+
+def _sampling(fast, overhead, threads=2):
+    return {"steps": 5, "threads": threads, "fast": fast, "overhead_fast": overhead}
+
+
+def test_sampling_targets_met_and_missed():
+    lines = bench._sampling_targets({"tinyunet_diffusion_linear": _sampling(2.4, 0.05),
+                                     "tinyunet_diffusion_cosine": _sampling(3.1, 0.234, 1)})
+    assert lines == [
+        "linear  5-step fast path <= 2.5 ms/image (batch 1)     met (2 threads)",
+        "linear  fast-path overhead <= 15% over 5 net calls     met (2 threads)",
+        "cosine  5-step fast path <= 2.5 ms/image (batch 1)     MISSED by 0.60 ms (1 thread)",
+        "cosine  fast-path overhead <= 15% over 5 net calls     MISSED by 8% (1 thread)",
+    ]
+    assert bench._sampling_targets({}) == []
+
+
+def test_cpu_sampling_times_both_samplers_and_their_network_calls():
+    model = bench.pretrained.load("tinyunet_diffusion_cosine")
+    r = bench.sampling_times(model, steps=2, rounds=1, repeats=2)
+    assert r["steps"] == 2 and r["threads"] == torch.get_num_threads()
+    assert (r["rounds"], r["repeats"]) == (1, 2)
+    assert all(r[k] > 0 for k in ("net", "fast_net", "reference", "fast"))
+    assert r["overhead_reference"] == pytest.approx(r["reference"] / r["net"] - 1)
+    assert r["overhead_fast"] == pytest.approx(r["fast"] / r["fast_net"] - 1)
+    assert 0 <= r["max_diff"] <= 1e-5 and r["form"].endswith(", channels_last")
+    lines = bench.format_sampling("tinyunet_diffusion_cosine", r)
+    assert lines[0] == f"tinyunet_diffusion_cosine (the fast path's network: {r['form']}):"
+    assert len(lines) == 6
+    assert lines[3].split()[:2] == ["reference", "sampler"]
+    assert f"{r['reference']:6.2f} ms  overhead {r['overhead_reference']:+.0%} over its 2 " \
+           "network calls" in lines[3]
+    assert f"{r['fast']:6.2f} ms  overhead {r['overhead_fast']:+.0%}" in lines[4]
+    assert f"{r['reference'] / r['fast']:.2f}x the reference's speed" in lines[5]
+    assert gc.isenabled()  # paused for the timing only
 
 
 def test_sr_models_are_the_shipped_ones_or_random_init(monkeypatch):
@@ -127,6 +164,8 @@ def test_bench_sr_compares_with_the_paper_set_by_set(monkeypatch, tmp_path, caps
 
 def test_bench_tinyunet_end_to_end(monkeypatch, capsys):
     monkeypatch.setattr(bench, "_throughput", functools.partial(bench._throughput, batch=4))
+    monkeypatch.setattr(bench, "sampling_times",
+                        functools.partial(bench.sampling_times, rounds=1, repeats=2))
     monkeypatch.setattr(bench, "evaluate_table",
                         functools.partial(evaluate.evaluate_table, repeats=3))
     result = bench.bench_tinyunet(limit=2)
@@ -141,6 +180,14 @@ def test_bench_tinyunet_end_to_end(monkeypatch, capsys):
     assert set(result["throughput"]) == {("cpu", "tinyunet_regression", 1)} | {
         ("cpu", f"tinyunet_diffusion_{s}", n) for s in ("linear", "cosine") for n in (3, 5)}
     assert all(v > 0 for v in result["throughput"].values())
+    sampling = result["sampling"]
+    assert list(sampling) == ["tinyunet_diffusion_linear", "tinyunet_diffusion_cosine"]
+    assert (f"\nbatch-1 sampling on the CPU: one 16x16 LR image, 5 steps, "
+            f"{torch.get_num_threads()} threads, ms per image (median of 1 interleaved rounds "
+            "of 2 calls, garbage collector paused):\n") in out
+    for name, r in sampling.items():
+        assert "\n".join(bench.format_sampling(name, r)) in out
     targets = out.split("\ntargets:\n", 1)[1].splitlines()
-    assert targets == ["  " + line for line in bench._tinyunet_targets(rows)]
-    assert len(targets) == 8 and result["targets"] == [t.strip() for t in targets]
+    assert targets == ["  " + line for line in bench._tinyunet_targets(rows)
+                       + bench._sampling_targets(sampling)]
+    assert len(targets) == 12 and result["targets"] == [t.strip() for t in targets]

@@ -2,7 +2,8 @@
 
 - ``msrn``: MSRN and SMSRN, x2/x3/x4 SR (notebooks 02, 03).
 - ``tinyunet``: the TinyUNet denoiser (notebook 05); ``tinyunet_sr``: ``TinyUNetSR``, the
-  x2 super-resolver around it (few-step DDIM diffusion or one-pass regression).
+  x2 super-resolver around it (few-step DDIM diffusion or one-pass regression);
+  ``tinyunet_fast``: ``FastSampler``, its DDIM sampler with the per-step bookkeeping removed.
 
 ``build(kind, config)`` is how checkpoints, shipped weights and the command line make a
 network; every model class has a ``kind``, a ``config`` dict and ``from_config``.
@@ -13,6 +14,7 @@ from torch import nn
 from srlab.checks import check_choice
 from srlab.models.msrn import MSRB, MSRN, SMSRN
 from srlab.models.tinyunet import TinyUNet
+from srlab.models.tinyunet_fast import FastSampler
 from srlab.models.tinyunet_sr import TinyUNetSR
 
 MODELS: dict[str, type[nn.Module]] = {"msrn": MSRN, "smsrn": SMSRN, "tinyunet": TinyUNetSR}
@@ -24,4 +26,4 @@ def build(kind: str, config: dict | None = None) -> nn.Module:
     return MODELS[kind].from_config(dict(config or {}))
 
 
-__all__ = ["MODELS", "MSRB", "MSRN", "SMSRN", "TinyUNet", "TinyUNetSR", "build"]
+__all__ = ["MODELS", "FastSampler", "MSRB", "MSRN", "SMSRN", "TinyUNet", "TinyUNetSR", "build"]
