@@ -129,6 +129,13 @@ def check_positive(value: object, name: str) -> float:
     return float(value)
 
 
+def check_eta(eta: object) -> float:
+    """DDIM's stochasticity: a number in [0, 1] (0: deterministic DDIM, 1: DDPM-like)."""
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
+        raise ValueError(f"eta must be a number in [0, 1] (0: DDIM, 1: DDPM-like), got {eta!r}")
+    return float(eta)
+
+
 def check_choice(value: object, choices: Sequence[object], name: str) -> object:
     """Return ``value`` if it is one of ``choices``, else ``ValueError`` listing them."""
     if value not in choices:

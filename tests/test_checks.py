@@ -7,6 +7,7 @@ import torch
 
 from srlab.checks import (
     check_choice,
+    check_eta,
     check_image,
     check_int,
     check_pair,
@@ -110,3 +111,10 @@ def test_check_choice():
     with pytest.raises(ValueError, match=r"^unknown augmentation 'rotate'; expected one of "
                                          r"\('none', 'flip'\)$"):
         check_choice("rotate", ("none", "flip"), "augmentation")
+
+
+def test_check_eta():
+    assert check_eta(0) == 0.0 and check_eta(0.5) == 0.5 and check_eta(1) == 1.0
+    for bad in (-0.1, 1.5, True, "0", None):
+        with pytest.raises(ValueError, match=r"eta must be a number in \[0, 1\]"):
+            check_eta(bad)

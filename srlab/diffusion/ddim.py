@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from srlab.checks import check_eta
+
 from .ddpm import Denoiser, _check_schedule, check_prediction, denoise, randn, sampler_device
 from .schedules import NoiseSchedule
 
@@ -87,8 +89,7 @@ def ddim_sample(
     schedule = _check_schedule(schedule)
     prediction = check_prediction(prediction)
     timesteps = ddim_timesteps(schedule.T, n_steps, spacing)
-    if not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
-        raise ValueError(f"eta must be a number in [0, 1] (0: DDIM, 1: DDPM-like), got {eta!r}")
+    eta = check_eta(eta)
     device = sampler_device(cond, schedule, device)
     if x_T is None:
         x = randn(shape, generator, device, dtype)

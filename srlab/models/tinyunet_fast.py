@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from srlab.checks import check_choice, check_image
+from srlab.checks import check_choice, check_eta, check_image
 from srlab.degradation import bicubic_up
 from srlab.diffusion.ddim import ddim_timesteps
 from srlab.diffusion.ddpm import predict_x0_eps
@@ -148,13 +148,8 @@ class FastSampler:
         check_choice(memory_format, MEMORY_FORMATS, "memory_format")
         check_choice(jit, JIT, "jit")
         sched = model.schedule("cpu")
-        steps = model.config["default_steps"] if steps is None else steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= sched.T:
-            raise ValueError(f"steps must be an integer in [1, T={sched.T}], got {steps!r}")
-        if not isinstance(eta, (int, float)) or not 0 <= eta <= 1:  # as ddim_sample
-            raise ValueError(f"eta must be a number in [0, 1] (0: DDIM, 1: DDPM-like), "
-                             f"got {eta!r}")
-        self.model, self.steps, self.eta = model, steps, float(eta)
+        steps, eta = model.check_steps(steps), check_eta(eta)
+        self.model, self.steps, self.eta = model, steps, eta
         self.memory_format, self.jit = memory_format, jit
         self.prediction = model.config["prediction"]
         self.plan = ddim_plan(sched, steps, model.config["spacing"], self.eta)

@@ -143,6 +143,15 @@ class TinyUNetSR(nn.Module):
             raise ValueError("this TinyUNet is a regression model; it takes no noise schedule")
         schedule.check_matches(self.config["schedule"], what="TinyUNet weights")
 
+    def check_steps(self, steps: int | None) -> int:
+        """The number of DDIM steps to sample with: ``steps``, or the trained default for None;
+        ``ValueError`` unless it is an integer in [1, T]."""
+        T = self.config["schedule"]["T"]
+        steps = self.config["default_steps"] if steps is None else steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
+            raise ValueError(f"steps must be an integer in [1, T={T}], got {steps!r}")
+        return steps
+
     def sampler_timesteps(self) -> list[int]:
         """Every timestep that DDIM with 1..5 steps visits (what "sampler" training draws)."""
         T, spacing = self.config["schedule"]["T"], self.config["spacing"]
@@ -237,9 +246,7 @@ class TinyUNetSR(nn.Module):
         sched = self.schedule(dev)
         if schedule is not None:
             self.check_schedule(schedule)
-        steps = self.config["default_steps"] if steps is None else steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= sched.T:
-            raise ValueError(f"steps must be an integer in [1, T={sched.T}], got {steps!r}")
+        steps = self.check_steps(steps)
         gen = torch.Generator().manual_seed(int(seed))
         out = ddim_sample(self.denoise, up.shape, up, sched, steps, eta=eta,
                           spacing=self.config["spacing"], prediction=self.config["prediction"],
