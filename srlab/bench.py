@@ -36,6 +36,68 @@ def _sr_models(scale: int) -> dict:
     return models
 
 
+LATENCY_RATIO_TARGET = 0.35  # issue 12: SMSRN / MSRN CPU time, each in its best layout
+LAYOUTS = ("contiguous", "channels_last")
+
+
+def sr_layout_times(models: dict[str, MSRN], x: torch.Tensor, repeats: int = 5,
+                    rounds: int = 2) -> dict:
+    """CPU milliseconds of each network on ``x`` (N, 3, h, w) in each memory layout: the
+    whole forward ("total"), its ``features`` (head + blocks) and its ``reconstruct`` (the
+    tail); the median over ``rounds`` interleaved rounds of ``repeats`` calls. Returns
+    {name: {layout: {"total", "features", "tail"}}, "best": {name: layout}, "ratio":
+    SMSRN / MSRN total, each in its best layout, "tail_floor": SMSRN's tail / MSRN's best
+    total, the ratio left if SMSRN's features cost nothing} (ratios when both are given)."""
+    times: dict = {name: {fmt: {"total": [], "features": [], "tail": []} for fmt in LAYOUTS}
+                   for name in models}
+    saved = {name: model.memory_format for name, model in models.items()}
+    try:
+        for _ in range(rounds):
+            for fmt in LAYOUTS:
+                xf = x.contiguous(memory_format=torch.channels_last if fmt == "channels_last"
+                                  else torch.contiguous_format)
+                for name, model in models.items():
+                    model.memory_format = fmt
+                    with torch.no_grad():
+                        feats = model.features(xf)
+                    parts = {"total": (model, xf), "features": (model.features, xf),
+                             "tail": (model.reconstruct, feats)}
+                    for part, (fn, inp) in parts.items():
+                        lat = cost.measure_latency(fn, inp, warmup=1, repeats=repeats)
+                        times[name][fmt][part].append(lat.median_ms)
+    finally:
+        for name, model in models.items():
+            model.memory_format = saved[name]
+    out: dict = {name: {fmt: {part: statistics.median(v) for part, v in parts.items()}
+                        for fmt, parts in by_fmt.items()} for name, by_fmt in times.items()}
+    out["best"] = {name: min(LAYOUTS, key=lambda f, n=name: out[n][f]["total"])
+                   for name in models}
+    if {"MSRN", "SMSRN"} <= set(models):
+        m, s = (out[n][out["best"][n]] for n in ("MSRN", "SMSRN"))
+        out["ratio"] = s["total"] / m["total"]
+        out["tail_floor"] = s["tail"] / m["total"]
+    return out
+
+
+def format_layout_times(t: dict) -> list[str]:
+    """``sr_layout_times`` as printed lines: ms per network and layout, then the ratios."""
+    names = list(t["best"])
+    lines = [f"{'':<7}{'layout':<15}{'total ms':>10}{'features':>10}{'tail':>8}"]
+    for name in names:
+        for fmt in LAYOUTS:
+            r = t[name][fmt]
+            best = "  <- faster" if t["best"][name] == fmt else ""
+            lines.append(f"{name:<7}{fmt:<15}{r['total']:>10.1f}{r['features']:>10.1f}"
+                         f"{r['tail']:>8.1f}{best}")
+    if "ratio" in t:
+        verdict = "met" if t["ratio"] <= LATENCY_RATIO_TARGET else (
+            f"MISSED by {t['ratio'] - LATENCY_RATIO_TARGET:.3f}")
+        lines.append(f"SMSRN/MSRN CPU time, each in its faster layout: {t['ratio']:.3f}x "
+                     f"(target <= {LATENCY_RATIO_TARGET}x: {verdict}); with features that "
+                     f"cost nothing, SMSRN's tail alone would still be {t['tail_floor']:.3f}x")
+    return lines
+
+
 def bench_sr(device: str | None = None, sets: list[str] | None = None,
              limit: int | None = None, seed: int = 0) -> dict:
     """Params, MACs and CPU (and ``device``) latency per 128x128 LR image, then PSNR/SSIM
@@ -53,7 +115,7 @@ def bench_sr(device: str | None = None, sets: list[str] | None = None,
         is_net = isinstance(model, torch.nn.Module)
         row = {"note": note, "params": cost.count_params(model) if is_net else 0,
                "macs": cost.count_macs(model, x) if is_net else None,
-               "cpu": cost.measure_latency(model, x, warmup=1, repeats=5)}
+               "cpu": cost.measure_latency(model, x, warmup=1, repeats=5)}  # srlab's layout
         if device and torch.device(device).type != "cpu":
             moved = model.to(device) if is_net else model
             row["device"] = cost.measure_latency(moved, x.to(device), warmup=3, repeats=20)
@@ -67,7 +129,12 @@ def bench_sr(device: str | None = None, sets: list[str] | None = None,
               f"{'  [' + note + ']' if note else ''}", flush=True)
     m, s = rows["MSRN"], rows["SMSRN"]
     print(f"SMSRN/MSRN: params {s['params'] / m['params']:.2%}, MACs {s['macs'] / m['macs']:.2%}, "
-          f"CPU latency {s['cpu'].median_ms / m['cpu'].median_ms:.3f}x (target <= 0.35x)")
+          f"CPU latency {s['cpu'].median_ms / m['cpu'].median_ms:.3f}x (the layout srlab "
+          f"chooses: memory_format='auto')")
+    print(f"\nCPU ms per layout ({torch.get_num_threads()} threads; features = head + "
+          "blocks, tail = fusion + upsampler, the same convolutions in both):")
+    layouts = sr_layout_times({n: models[n][0] for n in ("MSRN", "SMSRN")}, x)
+    print("\n".join(format_layout_times(layouts)), flush=True)
     if "device" in m:
         print(f"SMSRN/MSRN {device} latency {s['device'].median_ms / m['device'].median_ms:.3f}x")
 
@@ -85,7 +152,7 @@ def bench_sr(device: str | None = None, sets: list[str] | None = None,
     print(format_table(table))
     paper = paper_comparison(quality)
     print("\n" + format_paper_comparison(paper))
-    return {"cost": rows, "quality": quality, "paper": paper}
+    return {"cost": rows, "layouts": layouts, "quality": quality, "paper": paper}
 
 
 def _tinyunet_targets(rows: list[dict]) -> list[str]:

@@ -115,8 +115,23 @@ def test_bench_sr_prints_the_measured_ratios(monkeypatch, capsys):
     assert m["macs"] > s["macs"] > 0 and result["cost"]["bicubic"]["macs"] is None
     ratio_line = (f"SMSRN/MSRN: params {s['params'] / m['params']:.2%}, MACs "
                   f"{s['macs'] / m['macs']:.2%}, CPU latency "
-                  f"{s['cpu'].median_ms / m['cpu'].median_ms:.3f}x (target <= 0.35x)")
+                  f"{s['cpu'].median_ms / m['cpu'].median_ms:.3f}x (the layout srlab "
+                  f"chooses: memory_format='auto')")
     assert ratio_line in out.splitlines()
+    layouts = result["layouts"]
+    for name in ("MSRN", "SMSRN"):
+        assert small[name][0].memory_format == "auto"  # restored after timing both layouts
+        by_fmt = layouts[name]
+        faster = min(bench.LAYOUTS, key=lambda f, b=by_fmt: b[f]["total"])
+        assert layouts["best"][name] == faster
+        assert all(t > 0 for r in by_fmt.values() for t in r.values())
+    best = {n: layouts[n][layouts["best"][n]] for n in ("MSRN", "SMSRN")}
+    assert layouts["ratio"] == best["SMSRN"]["total"] / best["MSRN"]["total"]
+    assert layouts["tail_floor"] == best["SMSRN"]["tail"] / best["MSRN"]["total"]
+    verdict = ("met" if layouts["ratio"] <= 0.35
+               else f"MISSED by {layouts['ratio'] - 0.35:.3f}")
+    assert (f"SMSRN/MSRN CPU time, each in its faster layout: {layouts['ratio']:.3f}x "
+            f"(target <= 0.35x: {verdict})") in out
     quality = result["quality"]
     assert list(quality) == ["embedded"] and all(r["n"] == 2 for r in quality["embedded"].values())
     psnr_ratio = quality["embedded"]["SMSRN"]["psnr_y"] / quality["embedded"]["MSRN"]["psnr_y"]

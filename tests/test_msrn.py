@@ -134,3 +134,44 @@ def test_bad_constructor_arguments():
         MSRN(n_colors=1)
     with pytest.raises(ValueError, match="n_blocks and n_feats must be >= 1"):
         MSRN(n_blocks=0)
+
+
+@pytest.mark.parametrize("cls", [MSRN, SMSRN])
+def test_memory_formats_give_the_same_image_in_the_default_layout(cls):
+    torch.manual_seed(0)
+    model = cls(scale=2, n_feats=8, n_blocks=2).eval()
+    x = torch.rand(2, 3, 12, 10)
+    outputs = {}
+    with torch.no_grad():
+        for fmt in ("contiguous", "channels_last", "auto"):
+            model.memory_format = fmt
+            outputs[fmt] = model(x)
+            assert outputs[fmt].is_contiguous()  # NCHW out, whatever ran inside
+        model.train()
+        assert model(x).is_contiguous()  # training output too (raw, not clamped)
+    assert torch.allclose(outputs["channels_last"], outputs["contiguous"], atol=1e-5)
+    assert torch.equal(outputs["auto"], outputs["channels_last"])  # auto = NHWC on the CPU
+    # the weights keep their layout: the state dict is the same in every mode
+    assert all(t.is_contiguous() for t in model.state_dict().values())
+
+
+def test_auto_memory_format_rule():
+    from srlab.config import memory_format_on
+
+    assert memory_format_on("auto", torch.device("cpu")) == torch.channels_last
+    assert memory_format_on("auto", torch.device("meta")) == torch.contiguous_format
+    assert memory_format_on("contiguous", torch.device("cpu")) == torch.contiguous_format
+    with pytest.raises(ValueError, match="unknown memory_format 'nhwc'"):
+        SMSRN(scale=4, memory_format="nhwc")
+    with pytest.raises(ValueError, match="unknown memory_format 'nhwc'"):
+        memory_format_on("nhwc", torch.device("cpu"))
+
+
+def test_forward_is_reconstruct_of_features():
+    torch.manual_seed(0)
+    model = SMSRN(scale=2, n_feats=8, n_blocks=3).eval()
+    x = torch.rand(1, 3, 9, 7)
+    with torch.no_grad():
+        feats = model.features(x)
+        assert feats.shape == (1, 8 * 4, 9, 7)  # head + 3 blocks, concatenated
+        assert torch.allclose(model(x), model.reconstruct(feats).clamp(0, 1), atol=1e-6)

@@ -49,13 +49,13 @@ import torch
 from torch import nn
 
 from srlab.checks import check_choice, check_eta, check_image
+from srlab.config import MEMORY_FORMATS, memory_format_on
 from srlab.degradation import bicubic_up
 from srlab.diffusion.ddim import ddim_timesteps
 from srlab.diffusion.ddpm import predict_x0_eps
 from srlab.diffusion.schedules import NoiseSchedule
 from srlab.models.tinyunet_sr import SCALE, TinyUNetSR
 
-MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 JIT = ("auto", "off", "freeze", "onednn")
 JIT_FORMS = {"freeze": "TorchScript trace + freeze",
              "onednn": "TorchScript trace + freeze + oneDNN Graph fusion"}
@@ -177,10 +177,7 @@ class FastSampler:
 
     def memory_format_on(self, device: torch.device) -> torch.memory_format:
         """The memory format the network and its input use on ``device``."""
-        name = self.memory_format
-        if name == "auto":
-            name = "channels_last" if device.type == "cpu" else "contiguous"
-        return torch.channels_last if name == "channels_last" else torch.contiguous_format
+        return memory_format_on(self.memory_format, device)
 
     def jit_on(self, device: torch.device) -> str:
         """How the network runs on ``device``: "off", "freeze" or "onednn"."""
