@@ -3,10 +3,17 @@
 Adam with optional step decay, bf16 autocast on CUDA, tqdm progress, evaluation every
 ``eval_every`` steps, atomic resumable checkpoints, and the history for plotting. Before a
 long run it says how long it will take, measured on the first steps.
+
+Started by ``torchrun --nproc_per_node N``, the same loop is data-parallel
+(DistributedDataParallel; NCCL on GPUs, gloo on the CPU): every rank draws the random numbers
+of the whole batch from the shared seed and cuts only its own rows, so N processes train on
+exactly the batches one process would (same global ``batch_size``), and rank 0 alone
+evaluates, logs and writes checkpoints.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -14,14 +21,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from srlab import checkpoint
 from srlab.checks import check_int, check_positive
-from srlab.config import get_device
+from srlab.config import get_device, memory_format_on
 
 BatchFn = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -42,14 +51,65 @@ def _loss_fn(loss: str | LossFn) -> LossFn:
                      f"got {loss!r}")
 
 
-def _dataset_batches(ds: Dataset, batch_size: int, gen: torch.Generator, num_workers: int
-                     ) -> Iterator:
-    """Endless batches of a Dataset, indices drawn with replacement from ``gen``."""
+# -- more than one process (torchrun) -------------------------------------------------------
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(rank, number of processes): (0, 1) unless this process was started by torchrun."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def init_distributed(device: str | torch.device) -> torch.device:
+    """Join torchrun's process group when ``WORLD_SIZE`` > 1 (NCCL for CUDA, else gloo) and
+    return this rank's device (``cuda:LOCAL_RANK`` for CUDA); a single process is unchanged."""
+    device = torch.device(device)
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
+def finish_distributed() -> None:
+    """Wait for every rank, then leave the process group (nothing to do in one process)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+class _LossOf(nn.Module):
+    """``loss_fn(model, lr, hr)`` as a module, so DistributedDataParallel sees the forward pass
+    (and averages the gradients) whether the loss calls ``model(lr)`` or ``model.loss``."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn) -> None:
+        super().__init__()
+        self.model, self.loss_fn = model, loss_fn
+
+    def forward(self, lr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(self.model, lr, hr)
+
+
+def _takes_rows(batch_fn: BatchFn) -> bool:
+    try:
+        return "rows" in inspect.signature(batch_fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _dataset_batches(ds: Dataset, batch_size: int, gen: torch.Generator, num_workers: int,
+                     rows: slice) -> Iterator:
+    """Endless batches of a Dataset, indices drawn with replacement from ``gen``; this rank
+    loads the ``rows`` of each batch."""
 
     class _Batches:
         def __iter__(self):
             while True:
-                yield torch.randint(len(ds), (batch_size,), generator=gen).tolist()
+                yield torch.randint(len(ds), (batch_size,), generator=gen).tolist()[rows]
 
     if len(ds) == 0:
         raise ValueError("train_data is an empty dataset")
@@ -82,7 +142,8 @@ def fit(model: nn.Module, train_data: Dataset | BatchFn, *, steps: int, batch_si
         resume: bool = True, config: dict | None = None, seed: int = 0,
         device: str | torch.device | None = None, amp: bool = True,
         lr_milestones: list[int] | None = None, progress: bool = True, log_every: int = 10,
-        ckpt_every: int | None = None, num_workers: int = 0) -> dict:
+        ckpt_every: int | None = None, num_workers: int = 0, until: int | None = None
+        ) -> dict:
     """Train ``model`` for ``steps`` Adam steps and return the history.
 
     train_data: a Dataset of (lr, hr) pairs, or ``batch_fn(batch_size, generator) -> (lr, hr)``
@@ -93,13 +154,26 @@ def fit(model: nn.Module, train_data: Dataset | BatchFn, *, steps: int, batch_si
     ``lr_milestones``: steps where the learning rate halves. Checkpoints (atomic) go to
     ``ckpt_path`` at every evaluation, every ``ckpt_every`` steps, at the end and on Ctrl-C;
     with ``resume`` an existing checkpoint of the same kind/``config`` (default
-    ``model.config``) is continued, another kind/config is a ``ValueError``.
+    ``model.config``) is continued, another kind/config is a ``ValueError``. ``until``: stop
+    at that step (a checkpoint is written there) of a run planned for ``steps``, so a long run
+    can be split into parts, each resuming the last.
+    Under torchrun, ``batch_size`` is the global batch (a multiple of the number of
+    processes), ``device`` "cuda" means each rank's own GPU, and the logged loss is the mean
+    over all ranks; the model's own random numbers (e.g. diffusion noise) come from
+    ``seed + rank``, so only rank 0's match a single process.
     Returns {"step", "loss", "eval_step", "eval", "eval_name", "seconds"}.
     """
     steps = check_int(steps, "steps", minimum=0)
+    stop = steps if until is None else min(steps, check_int(until, "until", minimum=1))
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     lr = check_positive(lr, "lr")
-    device = torch.device(device) if device is not None else get_device()
+    device = init_distributed(device if device is not None else get_device())
+    rank, world = rank_and_world()
+    if batch_size % world:
+        raise ValueError(f"batch_size {batch_size} is the global batch: it must be a multiple "
+                         f"of the {world} processes torchrun started")
+    rows = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
+    progress = progress and rank == 0
     kind = getattr(model, "kind", type(model).__name__.lower())
     config = dict(config if config is not None else getattr(model, "config", {}))
     loss_fn = _loss_fn(loss)
@@ -108,8 +182,8 @@ def fit(model: nn.Module, train_data: Dataset | BatchFn, *, steps: int, batch_si
     model.to(device)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     use_amp = amp and device.type == "cuda"  # bf16: no loss scaling needed
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed + rank)  # the model's own noise: one stream per rank
+    gen = torch.Generator().manual_seed(seed)  # the batches: one stream shared by all ranks
     history = {"step": [], "loss": [], "eval_step": [], "eval": [], "eval_name": eval_name,
                "seconds": 0.0}
     step = 0
@@ -118,18 +192,34 @@ def fit(model: nn.Module, train_data: Dataset | BatchFn, *, steps: int, batch_si
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         step, history = ckpt["step"], ckpt["history"]
-        torch.set_rng_state(ckpt["rng"]["torch"])
         gen.set_state(ckpt["rng"]["generator"])
-        if device.type == "cuda" and ckpt["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        by_rank = ckpt["rng"].get("by_rank") or []
+        if world == 1:
+            torch.set_rng_state(ckpt["rng"]["torch"])
+            if device.type == "cuda" and ckpt["rng"]["cuda"]:
+                torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        elif len(by_rank) == world:
+            torch.set_rng_state(by_rank[rank]["torch"])
+            if device.type == "cuda" and by_rank[rank]["cuda"] is not None:
+                torch.cuda.set_rng_state(by_rank[rank]["cuda"], device)
+        else:  # written by another number of processes: new noise streams, same batches
+            torch.manual_seed(seed + rank + 1000 * step)
         if progress:
             print(f"resuming {kind} from {ckpt_path} at step {step} of {steps}")
 
     if callable(train_data) and not isinstance(train_data, Dataset):
-        def next_batch():
-            return train_data(batch_size, gen)
+        if world == 1:
+            def next_batch():
+                return train_data(batch_size, gen)
+        elif _takes_rows(train_data):  # e.g. PatchSampler: cuts only this rank's rows
+            def next_batch():
+                return train_data(batch_size, gen, rows=rows)
+        else:
+            def next_batch():
+                lr_b, hr_b = train_data(batch_size, gen)
+                return lr_b[rows], hr_b[rows]
     else:
-        batches = _dataset_batches(train_data, batch_size, gen, num_workers)
+        batches = _dataset_batches(train_data, batch_size, gen, num_workers, rows)
 
         def next_batch():
             return next(batches)
@@ -143,29 +233,49 @@ def fit(model: nn.Module, train_data: Dataset | BatchFn, *, steps: int, batch_si
         history["eval"].append(value)
         return value
 
-    def save() -> None:
+    def save(gather: bool = True) -> None:
+        """Every rank calls it at the same steps (its RNG state is gathered); rank 0 writes.
+        ``gather=False`` (Ctrl-C): no collective call, other ranks' noise restarts on resume."""
+        by_rank = None
+        if world > 1 and gather:
+            by_rank = [None] * world
+            mine = {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+            dist.all_gather_object(by_rank, mine)
+        if rank != 0:
+            return
         history["seconds"] = seconds0 + time.perf_counter() - t0
         checkpoint.save({
             "kind": kind, "config": config, "model": model.state_dict(),
             "optimizer": opt.state_dict(), "step": step, "history": history,
             "rng": {"torch": torch.get_rng_state(), "generator": gen.get_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else []},
+                    "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+                    "by_rank": by_rank},
         }, ckpt_path)
 
     seconds0, t0 = history["seconds"], time.perf_counter()
     first_steps, timer = step, None
+    if world > 1:  # grads in the layout the convolutions run in, as DDP's buckets expect
+        model.to(memory_format=memory_format_on(getattr(model, "memory_format", "contiguous"),
+                                                device))
     bar = tqdm(total=steps, initial=min(step, steps), desc=f"train {kind}", disable=not progress)
     running, n_running, postfix = torch.zeros((), device=device), 0, {}
+    if world == 1:
+        def step_loss(lr_b: torch.Tensor, hr_b: torch.Tensor) -> torch.Tensor:
+            return loss_fn(model, lr_b, hr_b)
+    else:  # averages the gradients over the ranks during backward
+        step_loss = DistributedDataParallel(
+            _LossOf(model, loss_fn), device_ids=[device.index] if device.type == "cuda" else None)
     model.train()
     try:
-        while step < steps:
+        while step < stop:
             lr_b, hr_b = next_batch()
             lr_b = lr_b.to(device, non_blocking=True)
             hr_b = hr_b.to(device, non_blocking=True)
             for group in opt.param_groups:
                 group["lr"] = lr * 0.5 ** sum(step >= m for m in milestones)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss_value = loss_fn(model, lr_b, hr_b)
+                loss_value = step_loss(lr_b, hr_b)
             opt.zero_grad(set_to_none=True)
             loss_value.backward()
             opt.step()
@@ -176,13 +286,16 @@ def fit(model: nn.Module, train_data: Dataset | BatchFn, *, steps: int, batch_si
                 timer = time.perf_counter()
             elif step == first_steps + 1 + ETA_AFTER and progress:
                 per_step = (time.perf_counter() - timer) / ETA_AFTER
-                left = per_step * (steps - step)
+                left = per_step * (stop - step)
                 if left > ETA_PRINT_ABOVE_S:
-                    tqdm.write(f"fit: {steps - first_steps} steps planned, {per_step * 1000:.0f} ms"
+                    tqdm.write(f"fit: {stop - first_steps} steps planned, {per_step * 1000:.0f} ms"
                                f" per step measured on {device}: about {format_seconds(left)} "
                                f"more. Interrupting keeps a checkpoint"
                                + (f" in {ckpt_path}" if ckpt_path else " only with ckpt_path"))
-            if step % log_every == 0 or step == steps:
+            if step % log_every == 0 or step == stop:
+                if world > 1:
+                    dist.all_reduce(running)  # every rank's local mean, summed
+                    running /= world
                 mean_loss = float(running) / n_running
                 if not math.isfinite(mean_loss):
                     raise FloatingPointError(
@@ -194,19 +307,20 @@ def fit(model: nn.Module, train_data: Dataset | BatchFn, *, steps: int, batch_si
                 postfix["loss"] = f"{mean_loss:.4f}"
                 bar.set_postfix(postfix)
             evaluate_now = eval_fn is not None and (
-                (eval_every and step % eval_every == 0) or step == steps)
-            if evaluate_now:
+                (eval_every and step % eval_every == 0) or step == stop)
+            if evaluate_now and rank == 0:  # the other ranks wait at the next step
                 postfix[eval_name] = f"{run_eval():.3f}"
                 bar.set_postfix(postfix)
             if ckpt_path is not None and (evaluate_now or step % ckpt_every == 0
-                                          or step == steps):
+                                          or step == stop):
                 save()
             bar.update(1)
     except KeyboardInterrupt:
         if ckpt_path is not None:
-            save()
+            save(gather=False)
         where = f"; checkpoint of step {step} saved in {ckpt_path}" if ckpt_path else ""
-        print(f"interrupted at step {step}{where}")
+        if rank == 0:
+            print(f"interrupted at step {step}{where}")
     finally:
         bar.close()
     history["seconds"] = seconds0 + time.perf_counter() - t0

@@ -142,3 +142,19 @@ def test_every_image_is_drawn():
     _, hr = sampler(60, gen())
     values = set(np.unique((hr * 255).round().numpy()).tolist())
     assert values == {10.0, 20.0, 30.0}
+
+
+@pytest.mark.parametrize("same_size", [True, False])
+@pytest.mark.parametrize("augment", ["none", "flip", "dihedral"])
+def test_rows_are_the_rows_of_the_whole_batch(same_size, augment):
+    # what one rank of a data-parallel run cuts: its rows of the batch one process would draw
+    images = photos(4) if same_size else photos(2) + photos(2, 30)
+    sampler = PatchSampler(images, scale=2, patch_size=5, device="cpu", augment=augment,
+                           rescale=(0.6, 1.0))
+    g_one, g_rank0, g_rank1 = gen(3), gen(3), gen(3)
+    for _ in range(3):  # the generators stay in step: every call draws for the whole batch
+        lr, hr = sampler(6, g_one)
+        lr0, hr0 = sampler(6, g_rank0, rows=slice(0, 3))
+        lr1, hr1 = sampler(6, g_rank1, rows=slice(3, 6))
+        assert hr0.shape == (3, 3, 10, 10)
+        assert torch.equal(torch.cat([hr0, hr1]), hr) and torch.equal(torch.cat([lr0, lr1]), lr)

@@ -280,3 +280,75 @@ def test_format_seconds():
     assert format_seconds(89) == "89 s"
     assert format_seconds(210) == "3.5 min"
     assert format_seconds(2.1 * 3600) == "2.1 h"
+
+
+# -- torchrun: two gloo processes on the CPU train as one process with the same global batch --
+
+REL_WEIGHTS_TOL = 1e-2  # |w_torchrun - w_one| / |w_one - w_init|; measured 2.7e-4 (20 steps)
+LOSS_RTOL = 1e-5  # the logged mean losses (float32 sums in another order)
+
+
+def _train_cli(tmp_path, out, *extra, processes=1):
+    """``python -m srlab train smsrn`` on 3 small photos, in 1 process or under torchrun."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PIL import Image
+
+    data = tmp_path / "photos"
+    if not data.exists():
+        data.mkdir()
+        for i, img in enumerate(photos(3, 40)):
+            Image.fromarray((img[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(
+                data / f"{i}.png")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "SRLAB_BENCHMARKS": str(tmp_path / "none"),
+           "OMP_NUM_THREADS": "1"}
+    launcher = [sys.executable, "-m", "srlab"] if processes == 1 else [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc_per_node={processes}", "-m", "srlab"]
+    cmd = launcher + ["train", "smsrn", "--data", str(data), "--steps", "20", "--batch-size",
+                      "4", "--patch-size", "8", "--lr", "1e-3", "--seed", "0", "--device", "cpu",
+                      "--eval-every", "10", "--out", str(tmp_path / out), *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout, checkpoint.load(tmp_path / out, required=CKPT_KEYS)
+
+
+def _relative_distance(a, b, origin):
+    num = sum(float((a[k] - b[k]).pow(2).sum()) for k in a) ** 0.5
+    return num / sum(float((a[k] - origin[k]).pow(2).sum()) for k in a) ** 0.5
+
+
+@pytest.mark.skipif(not torch.distributed.is_available() or
+                    not torch.distributed.is_gloo_available(), reason="no gloo backend")
+def test_torchrun_trains_like_one_process_and_resumes(tmp_path):
+    out_one, one = _train_cli(tmp_path, "one.ckpt")
+    out_two, two = _train_cli(tmp_path, "two.ckpt", processes=2)
+    # rank 0 alone prints the plan and the result; every line says "2 processes"
+    assert out_two.count("done: 20 steps") == 1 and out_two.count("train smsrn x4") == 1
+    assert "2 processes of 2 images" in out_two
+    assert two["step"] == one["step"] == 20
+    assert two["history"]["step"] == one["history"]["step"] == [10, 20]
+    assert two["history"]["loss"] == pytest.approx(one["history"]["loss"], rel=LOSS_RTOL)
+    torch.manual_seed(0)
+    init = SMSRN(scale=4).state_dict()  # what the command built from --seed 0
+    assert _relative_distance(two["model"], one["model"], init) < REL_WEIGHTS_TOL
+    assert len(two["rng"]["by_rank"]) == 2  # both ranks' noise streams, for a resume
+
+    # split in two parts under torchrun: stop at step 10, then the same command continues
+    out_part, part = _train_cli(tmp_path, "parts.ckpt", "--until", "10", processes=2)
+    assert part["step"] == 10 and "stopped at step 10 of 20" in out_part
+    out_rest, rest = _train_cli(tmp_path, "parts.ckpt", processes=2)
+    assert "resuming smsrn" in out_rest and rest["step"] == 20
+    assert rest["history"]["loss"] == pytest.approx(two["history"]["loss"], rel=LOSS_RTOL)
+    assert _relative_distance(rest["model"], two["model"], init) < REL_WEIGHTS_TOL
+
+
+def test_global_batch_must_split_over_the_processes(monkeypatch, sampler):
+    monkeypatch.setattr(train, "rank_and_world", lambda: (0, 3))
+    with pytest.raises(ValueError, match="batch_size 4 is the global batch: it must be a "
+                                         "multiple of the 3 processes"):
+        fit(tiny(), sampler, steps=1, batch_size=4, progress=False)

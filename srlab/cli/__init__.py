@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-resume", dest="resume", action="store_false",
                        help="start from scratch even if --out exists")
     train.add_argument("--eval-every", type=positive_int)
+    train.add_argument("--until", type=positive_int, metavar="STEP",
+                       help="stop at this step with a checkpoint (a run split into parts: the "
+                            "same command without --until continues)")
     train.add_argument("--mode", choices=("diffusion", "regression"), default="diffusion",
                        help="TinyUNet: few-step diffusion or one-pass regression")
     train.add_argument("--schedule", choices=("linear", "cosine"), default="cosine")

@@ -3,7 +3,8 @@
 A kind differs only in its recipe (defaults), its model and its data; everything else is
 shared: check the options, build the model, cut batches on the device, ``fit`` with a
 resumable checkpoint in ``--out``, then write the fp16 weights ``<out stem>.pt`` and the
-history ``<out stem>.json``.
+history ``<out stem>.json``. Unchanged under ``torchrun --nproc_per_node N`` (data-parallel,
+``--batch-size`` is the global batch; rank 0 alone prints and writes files).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from srlab.data import PatchSampler, available_benchmarks, benchmark_set, cifar1
 from srlab.degradation import make_pairs
 from srlab.evaluate import evaluate
 from srlab.models import MODELS
-from srlab.train import fit
+from srlab.train import finish_distributed, fit, init_distributed, rank_and_world
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,11 @@ def run_train(args: argparse.Namespace) -> dict:
     batch_size = args.batch_size or recipe.batch_size
     patch_size = args.patch_size or recipe.patch_size
     lr = args.lr or recipe.lr
-    device = torch.device(args.device) if args.device else get_device()
+    device = init_distributed(args.device or get_device())  # this rank's device under torchrun
+    rank, world = rank_and_world()
+    if batch_size % world:
+        raise ValueError(f"--batch-size {batch_size} is the global batch: it must be a multiple "
+                         f"of the {world} processes torchrun started")
     seed_everything(args.seed)
     model = build_model(args, scale)
     tag = args.model if args.model != "tinyunet" else model.tag
@@ -113,18 +118,25 @@ def run_train(args: argparse.Namespace) -> dict:
     config = {**model.config, "train": {"data": sampler.source, "batch_size": batch_size,
                                          "patch_size": patch_size, "lr": lr, "seed": args.seed,
                                          "steps": steps}}
-    print(f"train {args.model} x{scale} ({count_params(model):,} "
-          f"parameters): {len(sampler)} images from {sampler.source}, {steps} steps, batch "
-          f"{batch_size}, lr {lr} (halved at {milestones}), device {device}", flush=True)
+    processes = f", {world} processes of {batch_size // world} images" if world > 1 else ""
+    if rank == 0:
+        print(f"train {args.model} x{scale} ({count_params(model):,} "
+              f"parameters): {len(sampler)} images from {sampler.source}, {steps} steps, batch "
+              f"{batch_size}, lr {lr} (halved at {milestones}), device {device}{processes}",
+              flush=True)
     history = fit(model, sampler, steps=steps, batch_size=batch_size, lr=lr,
                   loss="model" if args.model == "tinyunet" else "l1", eval_fn=eval_fn,
                   eval_name=eval_name, eval_every=args.eval_every or max(steps // 10, 1),
                   ckpt_path=out, resume=args.resume, config=config, seed=args.seed,
                   device=device, lr_milestones=milestones,
-                  amp=args.model != "tinyunet")  # a 0.12M-parameter net gains nothing from bf16
+                  amp=args.model != "tinyunet",  # a 0.12M-parameter net gains nothing from bf16
+                  until=args.until)
     model.to("cpu")
-    digest = pretrained.save_weights(model, weights_out)
     done = history["step"][-1] if history["step"] else 0
+    if rank != 0:
+        finish_distributed()
+        return {"model": args.model, "config": config, "steps": done, "rank": rank}
+    digest = pretrained.save_weights(model, weights_out)
     summary = {"model": args.model, "config": config, "steps": done,
                "seconds": history["seconds"], "device": str(device),
                "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
@@ -133,4 +145,8 @@ def run_train(args: argparse.Namespace) -> dict:
     result = f", {history['eval_name']} {history['eval'][-1]:.2f} dB" if history["eval"] else ""
     print(f"done: {done} steps in {history['seconds']:.0f} s{result}; checkpoint {out}; "
           f"weights {weights_out} (sha256 {digest})", flush=True)
+    if done < steps:
+        print(f"stopped at step {done} of {steps}: run the same command without --until "
+              "(or with a later one) to continue from the checkpoint", flush=True)
+    finish_distributed()
     return summary

@@ -32,7 +32,9 @@ class PatchSampler:
     ``images``: a list of (3, H, W) / (1, 3, H, W) float tensors in [0, 1], or one uint8
     tensor (N, 3, H, W) (80 photos of 1024x768 take 190 MB, 50,000 CIFAR images 150 MB).
     Call as ``lr, hr = sampler(batch_size, generator)``: (B, 3, p, p) and (B, 3, p*s, p*s)
-    float32 in [0, 1]; all randomness comes from ``generator``.
+    float32 in [0, 1]; all randomness comes from ``generator``. ``rows`` (a slice) cuts only
+    those samples of the batch, after drawing the random numbers of all ``batch_size``: the
+    rows one process of a data-parallel run trains on, equal to ``sampler(...)[rows]``.
     """
 
     def __init__(self, images: list[torch.Tensor] | torch.Tensor, scale: int,
@@ -77,7 +79,7 @@ class PatchSampler:
     def __len__(self) -> int:
         return len(self.images)
 
-    def __call__(self, batch_size: int, generator: torch.Generator
+    def __call__(self, batch_size: int, generator: torch.Generator, rows: slice | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
         lo, hi = self.rescale
         s = lo + (hi - lo) * float(torch.rand((), generator=generator))
@@ -85,6 +87,8 @@ class PatchSampler:
         idx = torch.randint(len(self.images), (batch_size,), generator=generator)
         room = self.sizes[idx] - crop + 1  # (B, 2) valid top/left positions
         pos = (torch.rand(batch_size, 2, generator=generator) * room).long()
+        rows = rows if rows is not None else slice(None)
+        idx, pos = idx[rows], pos[rows]
         hr = self._crops(idx, pos, crop).float() / 255
         if crop != self.hr_patch:
             hr = quantize(F.interpolate(hr, size=(self.hr_patch, self.hr_patch), mode="bicubic",
@@ -92,7 +96,7 @@ class PatchSampler:
         if self.augment != "none":
             n_flips = 1 if self.augment == "flip" else 3
             flips = torch.randint(0, 2, (n_flips, batch_size, 1, 1, 1), generator=generator)
-            flips = flips.bool().to(self.device)
+            flips = flips[:, rows].bool().to(self.device)
             hr = torch.where(flips[0], hr.flip(-1), hr)
             if self.augment == "dihedral":
                 hr = torch.where(flips[1], hr.flip(-2), hr)
