@@ -158,3 +158,23 @@ def test_rows_are_the_rows_of_the_whole_batch(same_size, augment):
         lr1, hr1 = sampler(6, g_rank1, rows=slice(3, 6))
         assert hr0.shape == (3, 3, 10, 10)
         assert torch.equal(torch.cat([hr0, hr1]), hr) and torch.equal(torch.cat([lr0, lr1]), lr)
+
+
+def test_from_folders_leaves_out_images_smaller_than_the_patch(tmp_path):
+    # the "291" set: BSDS200 photos are large, many T91 images are smaller than a 192-px patch
+    for folder, sizes in (("big", (30, 28)), ("mixed", (26, 11, 9))):
+        (tmp_path / folder).mkdir()
+        for i, size in enumerate(sizes):
+            img = photos(1, size)[0]
+            Image.fromarray((img[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(
+                tmp_path / folder / f"{i}.png")
+    folders = [tmp_path / "big", tmp_path / "mixed"]
+    sampler = PatchSampler.from_folders(folders, 2, 6, device="cpu")  # HR patch 12
+    assert len(sampler) == 3  # 30, 28, 26 kept; 11 and 9 left out
+    assert sampler.source == (f"3 images in {folders[0]}, {folders[1]} (2 smaller than the "
+                              "12-pixel HR patch left out)")
+    assert sampler(2, gen())[1].shape == (2, 3, 12, 12)
+    with pytest.raises(ValueError, match="every image in .* is smaller than the HR patch 40"):
+        PatchSampler.from_folders(folders, 4, 10, device="cpu")
+    with pytest.raises(ValueError, match="at least one folder"):
+        PatchSampler.from_folders([], 2, 6)

@@ -42,7 +42,7 @@ def no_data_read(monkeypatch):
         raise AssertionError("data was read")
 
     monkeypatch.setattr(srlab.cli.train, "cifar10_hr", refuse)
-    monkeypatch.setattr(srlab.cli.train.PatchSampler, "from_folder", refuse)
+    monkeypatch.setattr(srlab.cli.train.PatchSampler, "from_folders", refuse)
     monkeypatch.setattr(srlab.cli.train, "fit", refuse)
 
 
@@ -167,8 +167,8 @@ def test_foreign_weights_file_through_python_m_srlab(tmp_path):
     (["train", "tinyunet", "--lr", "nan"], "argument --lr: must be a number > 0"),
     (["train", "tinyunet", "--lr", "fast"], "argument --lr: expected a number, got 'fast'"),
     (["train", "msrn", "--patch-size", "0", "--data", "."], "argument --patch-size"),
-    (["train", "msrn"], "error: train msrn: --data DIR is required"),
-    (["train", "smsrn", "--steps", "2"], "error: train smsrn: --data DIR is required"),
+    (["train", "msrn"], "error: train msrn: --data DIR [DIR ...] is required"),
+    (["train", "smsrn", "--steps", "2"], "error: train smsrn: --data DIR [DIR ...] is required"),
     (["train", "msrn", "--data", "/nonexistent"], "error: --data /nonexistent is not a folder"),
     (["train", "tinyunet", "--data", "/nonexistent"], "error: --data /nonexistent is not a folder"),
     (["train", "tinyunet", "--scale", "4"], "error: TinyUNet is an x2 model"),

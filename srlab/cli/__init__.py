@@ -68,8 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model (resumable)")
     _add_common(train)
-    train.add_argument("--data", help="folder of HR training images (MSRN/SMSRN, required) or "
-                                      "an image-folder copy of CIFAR-10 (TinyUNet)")
+    train.add_argument("--data", nargs="+", metavar="DIR",
+                       help="folders of HR training images (MSRN/SMSRN, required; e.g. "
+                            "sr-train/BSDS200 sr-train/T91) or one image-folder copy of "
+                            "CIFAR-10 (TinyUNet)")
     train.add_argument("--steps", type=positive_int, help="optimiser steps")
     train.add_argument("--batch-size", type=positive_int)
     train.add_argument("--patch-size", type=positive_int, help="LR patch size (MSRN/SMSRN)")

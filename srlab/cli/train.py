@@ -56,10 +56,14 @@ def check_args(args: argparse.Namespace) -> Recipe:
     if args.scale is not None and args.model == "tinyunet" and args.scale != 2:
         raise ValueError(f"TinyUNet is an x2 model (16x16 -> 32x32), got --scale {args.scale}")
     if args.model != "tinyunet" and not args.data:
-        raise ValueError(f"train {args.model}: --data DIR is required (a folder of HR training "
-                         "images, e.g. DIV2K from srlab.data.download_div2k)")
-    if args.data and not Path(args.data).expanduser().is_dir():
-        raise FileNotFoundError(f"--data {args.data} is not a folder")
+        raise ValueError(f"train {args.model}: --data DIR [DIR ...] is required (folders of HR "
+                         "training images, e.g. DIV2K from srlab.data.download_div2k)")
+    if args.model == "tinyunet" and args.data and len(args.data) != 1:
+        raise ValueError("train tinyunet: --data takes one folder (an image-folder copy of "
+                         f"CIFAR-10), got {len(args.data)}")
+    for folder in args.data or []:
+        if not Path(folder).expanduser().is_dir():
+            raise FileNotFoundError(f"--data {folder} is not a folder")
     return recipe
 
 
@@ -75,7 +79,7 @@ def training_data(args: argparse.Namespace, scale: int, patch_size: int | None,
     """(batch sampler, eval_fn, eval_name) for the model's kind."""
     if args.model == "tinyunet":
         if args.data:
-            os.environ["SRLAB_CIFAR10_DIR"] = str(args.data)
+            os.environ["SRLAB_CIFAR10_DIR"] = str(args.data[0])
         hr, source = cifar10_hr("train", args.limit)
         sampler = PatchSampler(hr, 2, None, device=device, augment="flip", source=source)
         test = make_pairs(cifar10_hr("test", 1000, verbose=False)[0].float() / 255, 2)
@@ -85,7 +89,7 @@ def training_data(args: argparse.Namespace, scale: int, patch_size: int | None,
             return evaluate(m.sampler(seed=args.seed), test, 2)["psnr_rgb"]
 
         return sampler, eval_fn, "test PSNR (CIFAR-10, 1000 images, RGB)"
-    sampler = PatchSampler.from_folder(args.data, scale, patch_size, device=device,
+    sampler = PatchSampler.from_folders(args.data, scale, patch_size, device=device,
                                        rescale=(0.5, 1.0))
     if "Set5" not in available_benchmarks():
         return sampler, None, "eval"

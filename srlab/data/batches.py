@@ -8,9 +8,11 @@ augmented and degraded there (taught in notebooks 02 and 05).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from srlab.checks import check_choice, check_image, check_int, check_scale
 from srlab.config import get_device
@@ -72,9 +74,32 @@ class PatchSampler:
     def from_folder(cls, folder: str | os.PathLike, scale: int, patch_size: int,
                     **kwargs) -> PatchSampler:
         """Load every image of ``folder`` (see ``srlab.data.list_images``)."""
-        paths = list_images(folder)
-        kwargs.setdefault("source", f"{len(paths)} images in {folder}")
-        return cls([load_image(p) for p in paths], scale, patch_size, **kwargs)
+        return cls.from_folders([folder], scale, patch_size, **kwargs)
+
+    @classmethod
+    def from_folders(cls, folders: Sequence[str | os.PathLike], scale: int, patch_size: int,
+                     **kwargs) -> PatchSampler:
+        """Load every image of every folder (e.g. BSDS200 and T91: the "291" set), leaving
+        out, and counting in ``source``, images smaller than the HR patch on a side."""
+        if not folders:
+            raise ValueError("from_folders: expected at least one folder")
+        paths = [p for folder in folders for p in list_images(folder)]
+        hr_patch = check_int(patch_size, "patch_size (LR pixels)", minimum=1) * scale
+        kept = []
+        for path in paths:
+            with Image.open(path) as img:  # reads the header only
+                if min(img.size) >= hr_patch:
+                    kept.append(path)
+        names = ", ".join(str(f) for f in folders)
+        if not kept:
+            raise ValueError(f"every image in {names} is smaller than the HR patch {hr_patch} "
+                             f"(patch_size {patch_size} x scale {scale}); use a smaller "
+                             "patch_size")
+        left_out = len(paths) - len(kept)
+        note = (f" ({left_out} smaller than the {hr_patch}-pixel HR patch left out)"
+                if left_out else "")
+        kwargs.setdefault("source", f"{len(kept)} images in {names}{note}")
+        return cls([load_image(p) for p in kept], scale, patch_size, **kwargs)
 
     def __len__(self) -> int:
         return len(self.images)
