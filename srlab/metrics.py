@@ -1,9 +1,12 @@
-"""Image quality metrics used in SR papers: PSNR and SSIM, on RGB or on the Y channel.
+"""Image quality metrics used in SR papers: PSNR and SSIM, on RGB or on the Y channel; and
+what PSNR does not see: the share of fine detail (``hf_ratio``), the spread between samples of
+a generative model (``diversity``) and the distance between feature distributions
+(``frechet_distance``).
 
 Torch-native and batched, so they run on the GPU inside training loops. Checked against
-``skimage.metrics`` in ``tests/test_metrics.py``.
+``skimage.metrics``, numpy's FFT and scipy's matrix square root in ``tests/test_metrics.py``.
 
-Taught in notebook 00.
+Taught in notebooks 00 (PSNR, SSIM) and 05 (the others).
 """
 
 from __future__ import annotations
@@ -108,3 +111,96 @@ def ssim(sr: torch.Tensor, hr: torch.Tensor, *, y_channel: bool = False, shave: 
         (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
     )
     return _reduce(ssim_map.flatten(1).double().mean(dim=1), reduction)
+
+
+# -- beyond PSNR: fine detail, diversity, distributions (notebook 05) -------------------------
+
+HF_CUTOFF = 0.25  # cycles per pixel: what a x2 downsampled image cannot hold (Nyquist 0.5 / 2)
+
+
+def high_frequency_share(x: torch.Tensor, cutoff: float = HF_CUTOFF) -> torch.Tensor:
+    """Share of an image batch's spectral energy in the band a 1/``2 cutoff``-resolution
+    image cannot hold: frequencies with max(|f_y|, |f_x|) >= ``cutoff`` cycles per pixel.
+
+    x: (N, C, H, W) in [0, 1]. Per image and channel the mean is removed and the power
+    spectrum |FFT2|^2 taken, with frequencies from ``fftfreq`` (-0.5 to 0.5 along each axis).
+    An image sampled at half the resolution holds |f_y|, |f_x| < 0.25 of these cycles, a
+    square in the frequency plane, so with the default cutoff the band is everything outside
+    that square: the detail a x2 SR model must invent (a radial band |f| >= 0.25 would count
+    diagonal frequencies the LR image does hold). Returns a float64 scalar, the energy of the
+    whole batch in the band over its energy at all frequencies (pooled over the batch:
+    images with more texture weigh more). The FFT treats an image as periodic, so compare
+    SR and HR images of the same size.
+    """
+    check_image(x, "x")
+    if not 0 < cutoff <= 0.5:
+        raise ValueError(f"cutoff must be in (0, 0.5] cycles/pixel, got {cutoff}")
+    x = x.double()
+    x = x - x.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.fft2(x).abs().pow(2).sum(dim=(0, 1))  # (H, W), pooled over the batch
+    fy = torch.fft.fftfreq(x.shape[-2], dtype=torch.float64, device=x.device).abs()
+    fx = torch.fft.fftfreq(x.shape[-1], dtype=torch.float64, device=x.device).abs()
+    total = power.sum()
+    if total <= 0:
+        raise ValueError("x has no spectral energy (every image is constant): the share of "
+                         "high frequencies is undefined")
+    return power[torch.maximum(fy[:, None], fx[None, :]) >= cutoff].sum() / total
+
+
+def hf_ratio(sr: torch.Tensor, hr: torch.Tensor, cutoff: float = HF_CUTOFF) -> torch.Tensor:
+    """``high_frequency_share(sr) / high_frequency_share(hr)``: 1.0 = as much fine detail as
+    the real images, below 1 = smoother (bicubic), above 1 = more (noise, artefacts).
+    sr, hr: (N, C, H, W) in [0, 1], the same shape. Float64 scalar."""
+    check_image(sr, "sr")
+    check_image(hr, "hr")
+    check_same_shape(sr, hr)
+    return high_frequency_share(sr, cutoff) / high_frequency_share(hr, cutoff)
+
+
+def diversity(samples: torch.Tensor) -> torch.Tensor:
+    """Mean per-pixel standard deviation across K samples of the same inputs (K seeds).
+
+    samples: (K, N, C, H, W) in [0, 1], K >= 2 (sample k of image n is ``samples[k, n]``).
+    The standard deviation over K is the unbiased one (divides by K - 1). 0 = every seed
+    gives the same image (a regression model); float64 scalar.
+    """
+    if not isinstance(samples, torch.Tensor) or samples.ndim != 5 or samples.shape[0] < 2:
+        shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples)
+        raise ValueError(f"samples: expected a (K, N, C, H, W) tensor with K >= 2 samples, "
+                         f"got {shape}")
+    check_image(samples.flatten(0, 1), "samples")
+    return samples.double().std(dim=0, correction=1).mean()
+
+
+def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> torch.Tensor:
+    """Fréchet distance between Gaussians fitted to two feature sets (as FID does).
+
+    features: (N_a, D) and (N_b, D), N >= 2. d^2 = |mu_a - mu_b|^2 + Tr(S_a + S_b - 2
+    (S_a S_b)^(1/2)) with unbiased covariances; the trace of the matrix square root is
+    computed as sum sqrt(eig(S_a^(1/2) S_b S_a^(1/2))), a symmetric form, in float64.
+    Returns a float64 scalar >= 0 (0 for identical feature sets). Which network gives the
+    features decides the metric's name (FID: Inception-v3; FD-CIFAR: srlab's CIFAR-10
+    classifier); values from different networks are not comparable.
+    """
+    for name, f in (("features_a", features_a), ("features_b", features_b)):
+        if not isinstance(f, torch.Tensor) or f.ndim != 2 or f.shape[0] < 2:
+            shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f)
+            raise ValueError(f"{name}: expected an (N, D) tensor with N >= 2, got {shape}")
+        if not torch.isfinite(f).all():
+            raise ValueError(f"{name} holds NaN or Inf values")
+    if features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(f"features_a and features_b need the same dimension D, got "
+                         f"{features_a.shape[1]} and {features_b.shape[1]}")
+    a, b = features_a.double(), features_b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
+    root_a = _psd_sqrt(cov_a)
+    middle = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp(min=0).sqrt().sum()
+    d2 = (mu_a - mu_b).pow(2).sum() + cov_a.trace() + cov_b.trace() - 2 * middle
+    return d2.clamp(min=0)
+
+
+def _psd_sqrt(m: torch.Tensor) -> torch.Tensor:
+    """Square root of a symmetric positive semi-definite matrix (eigenvalues clamped at 0)."""
+    values, vectors = torch.linalg.eigh((m + m.T) / 2)
+    return (vectors * values.clamp(min=0).sqrt()) @ vectors.T
