@@ -17,6 +17,7 @@ import srlab.cli.train
 from srlab import bench, checkpoint, pretrained
 from srlab.cli import build_parser, main
 from srlab.data import EmbeddedPatches
+from srlab.models import TinyUNetSR
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_BENCHMARKS = os.environ.get("SRLAB_BENCHMARKS")  # read before the fixture below hides it
@@ -305,3 +306,21 @@ def test_bench_calls_the_library_with_the_options(monkeypatch):
     assert calls == [("sr", None, ["Set5", "Set14"], 3, 4), ("tinyunet", "cuda", None, 0)]
     assert torch.get_num_threads() == 2  # bench's default thread count
 
+
+
+def test_train_tinyunet_measures_the_residual_scale(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(srlab.cli.train, "cifar10_hr", _small_cifar)
+    out = tmp_path / "scaled.ckpt"
+    assert main(["train", "tinyunet", "--steps", "1", "--batch-size", "4", "--timesteps", "50",
+                 "--residual-scale", "auto", "--out", str(out), "--device", "cpu"]) == 0
+    std = TinyUNetSR.residual_std(_small_cifar("train")[0])
+    assert f"residual std on the training images {std:.4f}: residual_scale {1 / std:.3f}" in (
+        capsys.readouterr().out)
+    model = pretrained.load(tmp_path / "scaled.pt", kind="tinyunet")
+    assert model.config["residual_scale"] == pytest.approx(1 / std)
+    assert model.x0_bound == pytest.approx(1 / std)
+    # or given as a number
+    assert main(["train", "tinyunet", "--steps", "1", "--batch-size", "4", "--timesteps", "50",
+                 "--residual-scale", "2.5", "--out", str(tmp_path / "fixed.ckpt"),
+                 "--device", "cpu"]) == 0
+    assert pretrained.load(tmp_path / "fixed.pt", kind="tinyunet").config["residual_scale"] == 2.5

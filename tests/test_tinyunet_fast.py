@@ -246,3 +246,17 @@ def test_weights_changed_after_the_first_call_are_followed(jit):
     assert max_diff(fast(lr, seed=2), model.upscale(lr, steps=3, seed=2)) <= TOL
     # the sampler works on a copy: the model's weights keep their layout
     assert all(p.is_contiguous() for p in model.net.parameters())
+
+
+@pytest.mark.parametrize("prediction", ["x0", "eps"])
+def test_a_scaled_residual_matches_upscale(prediction):
+    # residual_scale 1/std: x0 in [-c, c], the x0-prediction mapped there, the clip at c
+    model = randomised(TinyUNetSR(prediction=prediction, residual_scale=12.5, T=100), seed=4)
+    assert model.x0_bound == 12.5
+    if prediction == "x0":
+        assert tuple(model.net.config["out_range"]) == (-12.5, 12.5)
+    lr = lr_batch(2, 6)
+    ref = model.upscale(lr, steps=3, seed=5)
+    fast = FastSampler(model, 3)
+    tol = TOL * max(p.s / p.a for p in fast.plan) if prediction == "eps" else TOL
+    assert max_diff(fast(lr, seed=5), ref) <= tol * 12.5  # x0 / 12.5: same image precision

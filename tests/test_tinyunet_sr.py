@@ -259,3 +259,40 @@ def test_shipped_weights_load_and_beat_bicubic(name, pairs):
     ours = evaluate(model.sampler(steps=5, seed=0), (lr, hr), 2)["psnr_rgb"]
     baseline = evaluate(bicubic(2), (lr, hr), 2)["psnr_rgb"]
     assert ours > baseline + 0.5
+
+
+def test_residual_scale_round_trip_and_the_measured_std():
+    torch.manual_seed(0)
+    hr = torch.rand(4, 3, 32, 32)
+    up = torch.rand(4, 3, 32, 32)
+    model = TinyUNetSR(residual_scale=8.0)
+    x0 = model.to_x0(hr, up)
+    assert float(x0.abs().max()) <= model.x0_bound == 8.0
+    assert torch.allclose(model.from_x0(x0, up), hr, atol=1e-6)
+    # the std the scale should undo: of hr - bicubic_up(bicubic_down(hr)), uint8 or float
+    from srlab.degradation import bicubic_down, bicubic_up
+
+    hr8 = (hr * 255).round().to(torch.uint8)
+    hr_q = hr8.float() / 255
+    expected = float((hr_q - bicubic_up(bicubic_down(hr_q, 2), 2)).double().std())
+    assert TinyUNetSR.residual_std(hr8) == pytest.approx(expected)
+    assert TinyUNetSR.residual_std(hr_q) == pytest.approx(expected)
+    # a smooth image has a small residual; random pixels a large one
+    smooth = torch.linspace(0, 1, 32).view(1, 1, 1, 32).expand(2, 3, 32, 32)
+    assert TinyUNetSR.residual_std(smooth) < 0.01 < TinyUNetSR.residual_std(hr_q)
+
+
+def test_the_sampler_clips_x0_to_the_scaled_range(lr):
+    from srlab.diffusion.ddpm import x0_bound
+
+    assert x0_bound(True) == 1.0 and x0_bound(2.5) == 2.5
+    for bad in (-1, "yes", float("nan")):
+        with pytest.raises(ValueError, match="clip_x0 must be True, False or a bound c > 0"):
+            x0_bound(bad)
+    model = TinyUNetSR(prediction="eps", residual_scale=4.0, T=50).eval()
+    torch.manual_seed(1)
+    for p in model.net.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    _, traj = model.upscale(lr, steps=3, seed=0, return_trajectory=True)
+    biggest = max(float(x.abs().max()) for x in traj["x0_hat"])
+    assert 1.0 < biggest <= 4.0  # clipped at the scaled bound, not at 1

@@ -47,6 +47,10 @@ def _positive_float(text: str) -> float:
 positive_int = _int_at_least(1)
 
 
+def _scale_or_auto(text: str) -> float | str:
+    return "auto" if text == "auto" else _positive_float(text)
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", choices=tuple(MODELS))
     p.add_argument("--scale", type=_int_at_least(2),
@@ -88,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--schedule", choices=("linear", "cosine"), default="cosine")
     train.add_argument("--prediction", choices=("eps", "x0", "v"), default="x0")
     train.add_argument("--timesteps", type=positive_int, default=1000, help="diffusion T")
+    train.add_argument("--residual-scale", type=_scale_or_auto, default=1.0,
+                       help="TinyUNet diffusion: x0 = scale * (hr - bicubic); 'auto' = 1 / the "
+                            "residual's std on the training images (default 1)")
 
     ev = sub.add_parser("eval", help="evaluate a model (PSNR/SSIM table)")
     _add_common(ev)

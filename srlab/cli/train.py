@@ -67,10 +67,10 @@ def check_args(args: argparse.Namespace) -> Recipe:
     return recipe
 
 
-def build_model(args: argparse.Namespace, scale: int) -> nn.Module:
+def build_model(args: argparse.Namespace, scale: int, residual_scale: float = 1.0) -> nn.Module:
     if args.model == "tinyunet":
         return MODELS["tinyunet"](mode=args.mode, schedule=args.schedule, T=args.timesteps,
-                                  prediction=args.prediction)
+                                  prediction=args.prediction, residual_scale=residual_scale)
     return MODELS[args.model](scale=scale)
 
 
@@ -110,7 +110,8 @@ def run_train(args: argparse.Namespace) -> dict:
         raise ValueError(f"--batch-size {batch_size} is the global batch: it must be a multiple "
                          f"of the {world} processes torchrun started")
     seed_everything(args.seed)
-    model = build_model(args, scale)
+    residual_scale = getattr(args, "residual_scale", 1.0)
+    model = build_model(args, scale, 1.0 if residual_scale == "auto" else residual_scale)
     tag = args.model if args.model != "tinyunet" else model.tag
     out = Path(args.out) if args.out else output_dir() / "checkpoints" / f"{tag}_x{scale}.ckpt"
     weights_out = out.with_suffix(".pt") if out.suffix != ".pt" else out.with_name(
@@ -118,6 +119,13 @@ def run_train(args: argparse.Namespace) -> dict:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     sampler, eval_fn, eval_name = training_data(args, scale, patch_size, device)
+    if residual_scale == "auto":  # measured once on the training images, kept in the config
+        std = model.residual_std(sampler.stack)
+        seed_everything(args.seed)  # the same initial weights as with a number
+        model = build_model(args, scale, 1 / std)
+        if rank == 0:
+            print(f"residual std on the training images {std:.4f}: residual_scale "
+                  f"{1 / std:.3f}", flush=True)
     milestones = [int(steps * f) for f in recipe.milestones]
     config = {**model.config, "train": {"data": sampler.source, "batch_size": batch_size,
                                          "patch_size": patch_size, "lr": lr, "seed": args.seed,

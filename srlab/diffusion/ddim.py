@@ -66,7 +66,7 @@ def ddim_sample(
     eta: float = 0.0,
     spacing: str = "trailing",
     prediction: str = "eps",
-    clip_x0: bool = True,
+    clip_x0: bool | float = True,
     generator: torch.Generator | None = None,
     return_trajectory: bool = False,
     *,
@@ -80,7 +80,7 @@ def ddim_sample(
     eta = 0 is deterministic DDIM, eta = 1 with n_steps = T is DDPM. x_T is drawn with
     ``generator`` on its device (CPU by default) and moved to ``device`` (default: cond's
     device, else the schedule's), so a seed gives the same x_T everywhere; pass ``x_T`` to
-    start from given noise. ``clip_x0`` clamps x0_hat to [-1, 1].
+    start from given noise. ``clip_x0`` clamps x0_hat to [-1, 1] (a number c: to [-c, c]).
 
     With ``return_trajectory`` returns ``(x0, traj)``, traj a dict with "t" (list of n_steps
     timesteps), "x" (n_steps + 1 tensors: x_T, then x after every step) and "x0_hat"

@@ -8,7 +8,8 @@ The prediction has the shape of ``x_t`` and is one of
 - ``"x0"``:  the clean sample,
 - ``"v"``:   v = sqrt(ab) eps - sqrt(1-ab) x0  (Salimans & Ho 2022),
 
-where ab = alpha_bar_t. Data are assumed scaled to [-1, 1] (``clip_x0`` clamps to it).
+where ab = alpha_bar_t. Data are assumed scaled to [-1, 1] (``clip_x0`` clamps to it; a
+number c clamps to [-c, c], for data scaled to that range).
 
 Zero terminal SNR: at a step where alpha_bar = 0 the input is pure noise and an eps-prediction
 says nothing about x0 (x0 = (x_t - eps) / 0). Sampling with ``prediction="eps"`` through such
@@ -165,6 +166,15 @@ def eps_from_x0(
     return (x_t - a * x0) / s
 
 
+def x0_bound(clip_x0: bool | float) -> float:
+    """The clamp range c of ``clip_x0``: True -> 1.0, a number c > 0 -> c (else ValueError)."""
+    if clip_x0 is True:
+        return 1.0
+    if isinstance(clip_x0, bool) or not isinstance(clip_x0, int | float) or not clip_x0 > 0:
+        raise ValueError(f"clip_x0 must be True, False or a bound c > 0, got {clip_x0!r}")
+    return float(clip_x0)
+
+
 def denoise(
     model: Denoiser,
     x_t: torch.Tensor,
@@ -172,17 +182,19 @@ def denoise(
     cond: Any,
     schedule: NoiseSchedule,
     prediction: str,
-    clip_x0: bool,
+    clip_x0: bool | float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One model call at timestep ``t`` for the whole batch -> (x0_hat, eps_hat).
 
-    With ``clip_x0`` x0_hat is clamped to [-1, 1] and eps_hat recomputed from the clamped x0.
+    With ``clip_x0`` x0_hat is clamped to [-1, 1] (to [-c, c] for a number c > 0) and eps_hat
+    recomputed from the clamped x0.
     """
     t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
     out = model(x_t, t_batch, cond)
     x0_hat, eps_hat = predict_x0_eps(schedule, x_t, t_batch, out, prediction)
     if clip_x0:
-        x0_hat = x0_hat.clamp(-1, 1)
+        bound = x0_bound(clip_x0)
+        x0_hat = x0_hat.clamp(-bound, bound)
         eps_hat = eps_from_x0(schedule, x_t, t_batch, x0_hat)
     return x0_hat, eps_hat
 
@@ -240,7 +252,7 @@ def ddpm_sample(
     generator: torch.Generator | None = None,
     *,
     prediction: str = "eps",
-    clip_x0: bool = True,
+    clip_x0: bool | float = True,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:

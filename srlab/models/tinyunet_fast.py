@@ -8,7 +8,8 @@ small tensor operations around a network call that takes well under a millisecon
 
 - once per sampler: the timesteps (``ddim_timesteps``) and DDIM's update folded into two numbers
   per step. With ab = alpha_bar, t the current and t' the next timestep, x0_hat clipped to
-  [-1, 1] and eps_hat = (x_t - sqrt(ab_t) x0_hat) / sqrt(1 - ab_t) (``srlab.diffusion.ddim``)::
+  [-c, c] (c = ``model.x0_bound``) and eps_hat = (x_t - sqrt(ab_t) x0_hat) / sqrt(1 - ab_t)
+  (``srlab.diffusion.ddim``)::
 
       x_t' = sqrt(ab_t') x0_hat + c_t eps_hat + sigma_t z  =  A_t x_t + B_t x0_hat + sigma_t z,
       c_t = sqrt(1 - ab_t' - sigma_t^2),  A_t = c_t / sqrt(1 - ab_t),
@@ -157,9 +158,10 @@ class FastSampler:
             for step in self.plan:
                 t = torch.tensor([step.t])
                 predict_x0_eps(sched, torch.zeros(1), t, torch.zeros(1), "eps")
-        # -1 + 2 sigmoid(z), the x0-prediction, is in [-1, 1] already: clip_x0 changes nothing
+        # -c + 2c sigmoid(z), the x0-prediction, is in [-c, c] already: the clip changes nothing
+        self._bound = model.x0_bound
         self._clip = not (self.prediction == "x0"
-                          and tuple(model.net.config["out_range"]) == (-1.0, 1.0))
+                          and tuple(model.net.config["out_range"]) == (-self._bound, self._bound))
         # residual_scale 1: from_x0 is up + x0, clamped, done in place on up below
         self._plain = model.config["residual"] and model.config["residual_scale"] == 1.0
         self._runs: dict[tuple, _Run] = {}
@@ -269,7 +271,7 @@ class FastSampler:
             else:  # v
                 x0 = torch.mul(x, step.a).sub_(out, alpha=step.s)
             if self._clip:
-                x0 = x0.clamp_(-1, 1)
+                x0 = x0.clamp_(-self._bound, self._bound)
             if i == last:
                 break
             x.mul_(step.A).add_(x0, alpha=step.B)
