@@ -6,7 +6,10 @@ against HR twice, so every table can say which convention it reports:
 - ``psnr_y`` / ``ssim_y``: BT.601 luma with ``shave`` (default ``scale``) border pixels
   removed, the SR-paper convention (MSRN, SMSRN and their benchmark tables);
 - ``psnr_rgb`` / ``ssim_rgb``: all three channels of the whole image (the TinyUNet paper's
-  CIFAR-10 convention).
+  CIFAR-10 convention);
+- ``hf_ratio``: the SR images' share of spectral energy above what the LR image can hold,
+  over the HR images' share, pooled over the whole set (``srlab.metrics.hf_ratio``; 1 = as
+  much fine detail as the real images). ``evaluate_table`` adds ``diversity`` for samplers.
 
 ``SMSRN_PAPER_X4`` holds the SMSRN paper's Table 1 and ``paper_comparison`` sets our MSRN and
 SMSRN next to it, set by set.
@@ -26,7 +29,7 @@ from tqdm.auto import tqdm
 from srlab.checks import check_image, check_int, check_scale
 from srlab.cost import count_params, measure_latency
 from srlab.degradation import bicubic, bicubic_down, mod_crop, quantize
-from srlab.metrics import psnr, ssim
+from srlab.metrics import diversity, high_frequency_energy, psnr, ssim
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
@@ -101,7 +104,8 @@ def evaluate(model: Model, data, scale: int | None = None, *, shave: int | None 
     data: see ``iter_batches``. ``scale`` defaults to ``model.scale``. Outputs are clamped and
     quantised to 8 bits. ``tile`` (LR pixels) bounds memory on big images; ``limit`` scores
     the first ``limit`` images only. Returns {"names", "per_image": {metric: [...]},
-    "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb" (means), "n", "scale", "shave"}.
+    "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb" (means), "hf_ratio" (band 1 / (2 scale)
+    cycles/pixel: what the LR image cannot hold), "n", "scale", "shave"}.
     """
     model_scale = getattr(model, "scale", None)
     scale = check_scale(scale if scale is not None else model_scale)
@@ -119,6 +123,7 @@ def evaluate(model: Model, data, scale: int | None = None, *, shave: int | None 
         model.eval()
     names: list[str] = []
     per_image: dict[str, list[float]] = {m: [] for m in METRICS}
+    energy = torch.zeros(4, dtype=torch.float64)  # high / total, of SR and of HR
     with torch.no_grad():
         for batch_names, lr, hr in tqdm(iter_batches(data, scale, batch_size),
                                         disable=not progress, leave=False):
@@ -133,6 +138,11 @@ def evaluate(model: Model, data, scale: int | None = None, *, shave: int | None 
                 raise ValueError(f"model output {tuple(sr.shape)} does not match the HR image "
                                  f"{tuple(hr.shape)} of {batch_names[0]} at scale x{scale}")
             sr = quantize(sr)
+            if limit is not None and len(names) + len(batch_names) > limit:
+                keep = limit - len(names)
+                sr, hr, batch_names = sr[:keep], hr[:keep], batch_names[:keep]
+            energy += torch.stack([*high_frequency_energy(sr, 0.5 / scale),
+                                   *high_frequency_energy(hr, 0.5 / scale)]).cpu()
             names += batch_names
             for metric, fn in (("psnr", psnr), ("ssim", ssim)):
                 per_image[f"{metric}_y"] += fn(sr, hr, y_channel=True, shave=shave,
@@ -145,8 +155,10 @@ def evaluate(model: Model, data, scale: int | None = None, *, shave: int | None 
     if limit is not None:
         names, per_image = names[:limit], {k: v[:limit] for k, v in per_image.items()}
     means = {k: sum(v) / len(v) for k, v in per_image.items()}
-    return {"names": names, "per_image": per_image, **means, "n": len(names), "scale": scale,
-            "shave": shave}
+    share_sr = float(energy[0] / energy[1]) if energy[1] > 0 else 0.0  # a flat SR image: 0
+    hf = share_sr / float(energy[2] / energy[3]) if energy[2] > 0 else None
+    return {"names": names, "per_image": per_image, **means, "hf_ratio": hf, "n": len(names),
+            "scale": scale, "shave": shave}
 
 
 def cpu_latency_ms(model: Model, lr_size: int = 16, batch: int = 1, repeats: int = 50,
@@ -157,14 +169,27 @@ def cpu_latency_ms(model: Model, lr_size: int = 16, batch: int = 1, repeats: int
     return measure_latency(model, x, warmup=min(5, repeats), repeats=repeats).median_ms / batch
 
 
+def sample_diversity(model: nn.Module, lr: torch.Tensor, steps: int, seeds: Sequence[int]
+                     ) -> float:
+    """``srlab.metrics.diversity`` of a diffusion model's 8-bit samples of the LR batch ``lr``
+    (N, 3, h, w), one sample per seed (at least 2): 0 for a sampler that ignores its noise."""
+    samples = torch.stack([quantize(model.upscale(lr, steps=steps, seed=s).float())
+                           for s in seeds])
+    return float(diversity(samples))
+
+
 def evaluate_table(models: Mapping[str, nn.Module], data, scale: int = 2,
                    n_steps: Sequence[int] = (1, 2, 3, 4, 5), *, timing: bool = True,
-                   repeats: int = 50, seed: int = 0, progress: bool = True) -> list[dict]:
+                   repeats: int = 50, seed: int = 0, progress: bool = True,
+                   diversity_seeds: int = 4, diversity_images: int = 250) -> list[dict]:
     """One row per model (and per entry of ``n_steps`` for diffusion models), bicubic first:
-    {"name", "steps", "params_m", "ms", "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"}.
+    {"name", "steps", "params_m", "ms", "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb",
+    "hf_ratio", "diversity"}.
 
     ``ms``: CPU median per image at batch 1 on 16x16 LR inputs when ``timing`` (the
     TinyUNet paper's measure), else NaN. Diffusion samplers draw x_T from ``seed``.
+    ``diversity`` (samplers only, else None): over the first ``diversity_images`` test
+    images, ``diversity_seeds`` samples each (seeds ``seed`` ...; 0 or 1 seed: not measured).
     """
     entries: list[tuple[str, int, Model, int]] = [("bicubic", 0, bicubic(scale), 0)]
     for name, model in models.items():
@@ -175,12 +200,20 @@ def evaluate_table(models: Mapping[str, nn.Module], data, scale: int = 2,
         else:
             entries.append((name, 1, model, count_params(model)))
     rows = []
+    lr_few = next(iter_batches(data, scale, diversity_images))[1] if diversity_seeds > 1 else None
     for name, steps, model, params in entries:
         t0 = time.perf_counter()
         res = evaluate(model, data, scale)
         ms = cpu_latency_ms(model, repeats=repeats) if timing else float("nan")
+        net = models.get(name)
+        spread = None
+        if lr_few is not None and getattr(net, "is_diffusion", False):
+            device = next(net.parameters()).device
+            spread = sample_diversity(net, lr_few[:diversity_images].to(device), steps,
+                                      range(seed, seed + diversity_seeds))
         rows.append({"name": name, "steps": steps, "params_m": params / 1e6, "ms": ms,
-                     **{m: res[m] for m in METRICS}})
+                     **{m: res[m] for m in METRICS}, "hf_ratio": res["hf_ratio"],
+                     "diversity": spread})
         if progress:
             print(f"  {name} ({steps} steps): PSNR {res['psnr_rgb']:.2f} dB "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -255,7 +288,8 @@ COLUMNS = {
     "psnr_msrn": ("MSRN", ".2f"), "psnr_smsrn": ("SMSRN", ".2f"), "ratio": ("SMSRN/MSRN", ".2%"),
     "gap_db": ("gap dB", ".2f"), "paper_msrn": ("paper MSRN", ".2f"),
     "paper_smsrn": ("paper SMSRN", ".2f"), "paper_ratio": ("paper ratio", ".2%"),
-    "paper_gap_db": ("paper gap dB", ".2f"),
+    "paper_gap_db": ("paper gap dB", ".2f"), "hf_ratio": ("HF ratio", ".3f"),
+    "diversity": ("diversity", ".4f"),
 }
 
 

@@ -132,6 +132,18 @@ def high_frequency_share(x: torch.Tensor, cutoff: float = HF_CUTOFF) -> torch.Te
     images with more texture weigh more). The FFT treats an image as periodic, so compare
     SR and HR images of the same size.
     """
+    high, total = high_frequency_energy(x, cutoff)
+    if total <= 0:
+        raise ValueError("x has no spectral energy (every image is constant): the share of "
+                         "high frequencies is undefined")
+    return high / total
+
+
+def high_frequency_energy(x: torch.Tensor, cutoff: float = HF_CUTOFF
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(energy in the band of ``high_frequency_share``, energy at all frequencies) of the batch
+    x (N, C, H, W) in [0, 1], mean removed per image and channel; float64 scalars. Sums over
+    images of different sizes pool a whole test set (``srlab.evaluate`` does)."""
     check_image(x, "x")
     if not 0 < cutoff <= 0.5:
         raise ValueError(f"cutoff must be in (0, 0.5] cycles/pixel, got {cutoff}")
@@ -140,11 +152,7 @@ def high_frequency_share(x: torch.Tensor, cutoff: float = HF_CUTOFF) -> torch.Te
     power = torch.fft.fft2(x).abs().pow(2).sum(dim=(0, 1))  # (H, W), pooled over the batch
     fy = torch.fft.fftfreq(x.shape[-2], dtype=torch.float64, device=x.device).abs()
     fx = torch.fft.fftfreq(x.shape[-1], dtype=torch.float64, device=x.device).abs()
-    total = power.sum()
-    if total <= 0:
-        raise ValueError("x has no spectral energy (every image is constant): the share of "
-                         "high frequencies is undefined")
-    return power[torch.maximum(fy[:, None], fx[None, :]) >= cutoff].sum() / total
+    return power[torch.maximum(fy[:, None], fx[None, :]) >= cutoff].sum(), power.sum()
 
 
 def hf_ratio(sr: torch.Tensor, hr: torch.Tensor, cutoff: float = HF_CUTOFF) -> torch.Tensor:

@@ -26,8 +26,8 @@ from srlab.evaluate import (
 from srlab.metrics import psnr, ssim
 from srlab.models import MSRN, TinyUNetSR
 
-RESULT_KEYS = {"names", "per_image", "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "n", "scale",
-               "shave"}
+RESULT_KEYS = {"names", "per_image", "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "hf_ratio", "n",
+               "scale", "shave"}
 
 
 def tiny(scale=2):
@@ -61,6 +61,28 @@ def test_result_format_and_bicubic_matches_direct_metrics():
     no_shave = evaluate(bicubic(2), images, 2, shave=0)
     assert no_shave["shave"] == 0 and no_shave["psnr_y"] != res["psnr_y"]
     assert no_shave["psnr_rgb"] == res["psnr_rgb"]
+
+
+def test_hf_ratio_pools_the_whole_set():
+    from srlab.metrics import hf_ratio, high_frequency_energy
+
+    hrs = [photo(24, 24, seed=s) for s in range(5)]
+    lr, hr = make_pairs(torch.cat(hrs), 2)
+    sr = quantize(bicubic(2)(lr))
+    res = evaluate(bicubic(2), (lr, hr), 2, batch_size=2)  # pooled over three batches
+    assert res["hf_ratio"] == pytest.approx(float(hf_ratio(sr, hr)))  # band 1/4 at x2
+    first = evaluate(bicubic(2), (lr, hr), 2, batch_size=2, limit=3)  # 2 + 1 of the next batch
+    assert first["hf_ratio"] == pytest.approx(float(hf_ratio(sr[:3], hr[:3])))
+    # images of two sizes: energies are summed over images, not shares averaged
+    images = {"a": photo(30), "b": photo(33, seed=2)}
+    mixed = evaluate(bicubic(2), images, 2)
+    parts = []
+    for img in images.values():
+        h = img[..., : img.shape[-2] // 2 * 2, : img.shape[-1] // 2 * 2]
+        s_img = quantize(bicubic(2)(bicubic_down(h, 2)))
+        parts.append((*high_frequency_energy(s_img), *high_frequency_energy(h)))
+    a, b, c, d = (sum(float(p[i]) for p in parts) for i in range(4))
+    assert mixed["hf_ratio"] == pytest.approx((a / b) / (c / d))
 
 
 def test_every_kind_of_test_data_gives_the_same_numbers(tmp_path):
@@ -177,7 +199,8 @@ def test_evaluate_table_rows():
     assert [(r["name"], r["steps"]) for r in rows] == [("bicubic", 0), ("d", 1), ("d", 3),
                                                        ("r", 1)]
     for row in rows:
-        assert set(row) == {"name", "steps", "params_m", "ms", *METRICS} and math.isnan(row["ms"])
+        assert set(row) == {"name", "steps", "params_m", "ms", *METRICS, "hf_ratio", "diversity"}
+        assert math.isnan(row["ms"])
     assert rows[0]["params_m"] == 0 and rows[1]["params_m"] == pytest.approx(0.125379)
     bicubic_res = evaluate(bicubic(2), (lr, hr), 2)
     assert all(rows[0][m] == pytest.approx(bicubic_res[m]) for m in METRICS)
@@ -185,6 +208,12 @@ def test_evaluate_table_rows():
     assert rows[3]["psnr_rgb"] == pytest.approx(bicubic_res["psnr_rgb"], abs=1e-3)
     d3 = evaluate(diffusion.sampler(steps=3, seed=0), (lr, hr), 2)
     assert rows[2]["psnr_rgb"] == pytest.approx(d3["psnr_rgb"])
+    assert rows[2]["hf_ratio"] == pytest.approx(d3["hf_ratio"])
+    # diversity: samplers only, of 4 seeds' 8-bit samples; a deterministic model has none
+    assert rows[0]["diversity"] is None and rows[3]["diversity"] is None
+    samples = torch.stack([quantize(diffusion.upscale(lr, steps=3, seed=s)) for s in range(4)])
+    assert rows[2]["diversity"] == pytest.approx(float(samples.double().std(0).mean()))
+    assert rows[2]["diversity"] > 0
     timed = evaluate_table({"r": models["r"]}, (lr, hr), 2, timing=True, repeats=2,
                            progress=False)
     assert all(r["ms"] > 0 for r in timed)
