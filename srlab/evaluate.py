@@ -9,7 +9,9 @@ against HR twice, so every table can say which convention it reports:
   CIFAR-10 convention);
 - ``hf_ratio``: the SR images' share of spectral energy above what the LR image can hold,
   over the HR images' share, pooled over the whole set (``srlab.metrics.hf_ratio``; 1 = as
-  much fine detail as the real images). ``evaluate_table`` adds ``diversity`` for samplers.
+  much fine detail as the real images). ``evaluate_table`` adds ``diversity`` for samplers
+  and, on 32x32 images, ``fd`` (FD-CIFAR: the Fréchet distance between SR and HR images in the
+  feature space of the course's CIFAR-10 classifier; not FID, not comparable with it).
 
 ``SMSRN_PAPER_X4`` holds the SMSRN paper's Table 1 and ``paper_comparison`` sets our MSRN and
 SMSRN next to it, set by set.
@@ -26,10 +28,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from srlab import pretrained
 from srlab.checks import check_image, check_int, check_scale
 from srlab.cost import count_params, measure_latency
 from srlab.degradation import bicubic, bicubic_down, mod_crop, quantize
-from srlab.metrics import diversity, high_frequency_energy, psnr, ssim
+from srlab.metrics import diversity, frechet_distance, high_frequency_energy, psnr, ssim
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
@@ -98,14 +101,17 @@ def iter_batches(data, scale: int, batch_size: int = 500
 
 def evaluate(model: Model, data, scale: int | None = None, *, shave: int | None = None,
              tile: int | None = None, batch_size: int = 500, limit: int | None = None,
-             device: str | torch.device | None = None, progress: bool = False) -> dict:
+             device: str | torch.device | None = None, progress: bool = False,
+             fd_features: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict:
     """PSNR/SSIM of ``model`` (any callable lr -> sr, e.g. a network or ``bicubic(4)``).
 
     data: see ``iter_batches``. ``scale`` defaults to ``model.scale``. Outputs are clamped and
     quantised to 8 bits. ``tile`` (LR pixels) bounds memory on big images; ``limit`` scores
     the first ``limit`` images only. Returns {"names", "per_image": {metric: [...]},
     "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb" (means), "hf_ratio" (band 1 / (2 scale)
-    cycles/pixel: what the LR image cannot hold), "n", "scale", "shave"}.
+    cycles/pixel: what the LR image cannot hold), "fd" (Fréchet distance between the
+    ``fd_features(x) -> (N, D)`` of the SR and of the HR images, when given, else None),
+    "n", "scale", "shave"}.
     """
     model_scale = getattr(model, "scale", None)
     scale = check_scale(scale if scale is not None else model_scale)
@@ -124,6 +130,8 @@ def evaluate(model: Model, data, scale: int | None = None, *, shave: int | None 
     names: list[str] = []
     per_image: dict[str, list[float]] = {m: [] for m in METRICS}
     energy = torch.zeros(4, dtype=torch.float64)  # high / total, of SR and of HR
+    feats_sr: list[torch.Tensor] = []
+    feats_hr: list[torch.Tensor] = []
     with torch.no_grad():
         for batch_names, lr, hr in tqdm(iter_batches(data, scale, batch_size),
                                         disable=not progress, leave=False):
@@ -143,6 +151,9 @@ def evaluate(model: Model, data, scale: int | None = None, *, shave: int | None 
                 sr, hr, batch_names = sr[:keep], hr[:keep], batch_names[:keep]
             energy += torch.stack([*high_frequency_energy(sr, 0.5 / scale),
                                    *high_frequency_energy(hr, 0.5 / scale)]).cpu()
+            if fd_features is not None:
+                feats_sr.append(fd_features(sr).double().cpu())
+                feats_hr.append(fd_features(hr).double().cpu())
             names += batch_names
             for metric, fn in (("psnr", psnr), ("ssim", ssim)):
                 per_image[f"{metric}_y"] += fn(sr, hr, y_channel=True, shave=shave,
@@ -157,8 +168,21 @@ def evaluate(model: Model, data, scale: int | None = None, *, shave: int | None 
     means = {k: sum(v) / len(v) for k, v in per_image.items()}
     share_sr = float(energy[0] / energy[1]) if energy[1] > 0 else 0.0  # a flat SR image: 0
     hf = share_sr / float(energy[2] / energy[3]) if energy[2] > 0 else None
-    return {"names": names, "per_image": per_image, **means, "hf_ratio": hf, "n": len(names),
-            "scale": scale, "shave": shave}
+    fd = None
+    if fd_features is not None:
+        fd = float(frechet_distance(torch.cat(feats_sr), torch.cat(feats_hr)))
+    return {"names": names, "per_image": per_image, **means, "hf_ratio": hf, "fd": fd,
+            "n": len(names), "scale": scale, "shave": shave}
+
+
+FD_CIFAR_WEIGHTS = "cifar10_classifier"  # the shipped network whose features define FD-CIFAR
+
+
+def fd_cifar_features(device: str | torch.device = "cpu"
+                      ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The shipped CIFAR-10 classifier's ``features``: (N, 3, 32, 32) in [0, 1] -> (N, D),
+    for ``evaluate(..., fd_features=...)`` (FD-CIFAR)."""
+    return pretrained.load(FD_CIFAR_WEIGHTS, device, kind="cifar_classifier").features
 
 
 def cpu_latency_ms(model: Model, lr_size: int = 16, batch: int = 1, repeats: int = 50,
@@ -181,15 +205,18 @@ def sample_diversity(model: nn.Module, lr: torch.Tensor, steps: int, seeds: Sequ
 def evaluate_table(models: Mapping[str, nn.Module], data, scale: int = 2,
                    n_steps: Sequence[int] = (1, 2, 3, 4, 5), *, timing: bool = True,
                    repeats: int = 50, seed: int = 0, progress: bool = True,
-                   diversity_seeds: int = 4, diversity_images: int = 250) -> list[dict]:
+                   diversity_seeds: int = 4, diversity_images: int = 250,
+                   fd_cifar: bool = True) -> list[dict]:
     """One row per model (and per entry of ``n_steps`` for diffusion models), bicubic first:
     {"name", "steps", "params_m", "ms", "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb",
-    "hf_ratio", "diversity"}.
+    "hf_ratio", "diversity", "fd"}.
 
     ``ms``: CPU median per image at batch 1 on 16x16 LR inputs when ``timing`` (the
     TinyUNet paper's measure), else NaN. Diffusion samplers draw x_T from ``seed``.
     ``diversity`` (samplers only, else None): over the first ``diversity_images`` test
     images, ``diversity_seeds`` samples each (seeds ``seed`` ...; 0 or 1 seed: not measured).
+    ``fd``: FD-CIFAR (``fd_cifar_features``) of all test images when ``fd_cifar``, else None;
+    with fewer test images than features it is biased upwards, so compare rows of one table.
     """
     entries: list[tuple[str, int, Model, int]] = [("bicubic", 0, bicubic(scale), 0)]
     for name, model in models.items():
@@ -201,9 +228,10 @@ def evaluate_table(models: Mapping[str, nn.Module], data, scale: int = 2,
             entries.append((name, 1, model, count_params(model)))
     rows = []
     lr_few = next(iter_batches(data, scale, diversity_images))[1] if diversity_seeds > 1 else None
+    fd_features = fd_cifar_features() if fd_cifar else None
     for name, steps, model, params in entries:
         t0 = time.perf_counter()
-        res = evaluate(model, data, scale)
+        res = evaluate(model, data, scale, fd_features=fd_features)
         ms = cpu_latency_ms(model, repeats=repeats) if timing else float("nan")
         net = models.get(name)
         spread = None
@@ -213,7 +241,7 @@ def evaluate_table(models: Mapping[str, nn.Module], data, scale: int = 2,
                                       range(seed, seed + diversity_seeds))
         rows.append({"name": name, "steps": steps, "params_m": params / 1e6, "ms": ms,
                      **{m: res[m] for m in METRICS}, "hf_ratio": res["hf_ratio"],
-                     "diversity": spread})
+                     "diversity": spread, "fd": res["fd"]})
         if progress:
             print(f"  {name} ({steps} steps): PSNR {res['psnr_rgb']:.2f} dB "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -289,7 +317,7 @@ COLUMNS = {
     "gap_db": ("gap dB", ".2f"), "paper_msrn": ("paper MSRN", ".2f"),
     "paper_smsrn": ("paper SMSRN", ".2f"), "paper_ratio": ("paper ratio", ".2%"),
     "paper_gap_db": ("paper gap dB", ".2f"), "hf_ratio": ("HF ratio", ".3f"),
-    "diversity": ("diversity", ".4f"),
+    "diversity": ("diversity", ".4f"), "fd": ("FD-CIFAR", ".2f"),
 }
 
 

@@ -30,6 +30,7 @@ SHA256: dict[str, str] = {
     "tinyunet_regression": "aa95f575250ada2f759c4de254d6cffa6493d3fe05e637f4ab50a46c84f61bac",
     "tinyunet_diffusion_linear": "d79a27cf8d9c8f725b6de6fcbc3a467aacb7ec6499ff1c0159de5e21552fcb70",
     "tinyunet_diffusion_cosine": "82a2f081a262aa6236e913c2730377af208de96c906100b0dc8510946df41013",
+    "cifar10_classifier": "7823ae8a57cfabacb1669c0d70d32a391e4857b062e019fd98786cc44d6b50a4",
 }
 TINYUNET_NAMES = ("tinyunet_regression", "tinyunet_diffusion_linear", "tinyunet_diffusion_cosine")
 

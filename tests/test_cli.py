@@ -324,3 +324,19 @@ def test_train_tinyunet_measures_the_residual_scale(tmp_path, monkeypatch, capsy
                  "--residual-scale", "2.5", "--out", str(tmp_path / "fixed.ckpt"),
                  "--device", "cpu"]) == 0
     assert pretrained.load(tmp_path / "fixed.pt", kind="tinyunet").config["residual_scale"] == 2.5
+
+
+def test_train_the_fd_cifar_classifier(tmp_path, capsys):
+    for split in ("train", "test"):
+        for c, cls in enumerate(("cat", "dog")):
+            _write_images(tmp_path / "cifar" / split / cls, 3, 32, seed=10 * c)
+    out = tmp_path / "clf.ckpt"
+    assert main(["train", "cifar_classifier", "--data", str(tmp_path / "cifar"), "--steps", "2",
+                 "--batch-size", "4", "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "train cifar_classifier (79,858 parameters): 6 images from CIFAR-10" in printed
+    assert "test accuracy (CIFAR-10, 1000 images, %)" in printed
+    model = pretrained.load(tmp_path / "clf.pt", kind="cifar_classifier")
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    code, err = _exit_code_and_stderr(["train", "cifar_classifier", "--scale", "4"], capsys)
+    assert code == 2 and "takes no --scale" in err

@@ -419,3 +419,21 @@ def test_set5_bicubic_x4_matches_published():
         sr = bicubic_up(lr[None], 4, quantize=True)
         values.append(psnr(sr, hr[None], y_channel=True, shave=4).item())
     assert abs(sum(values) / 5 - 28.42) < 0.05  # published bicubic x4 Set5 (Y, shave 4)
+
+
+def test_cifar10_labels_follow_the_images(monkeypatch, tmp_path):
+    from srlab.data import cifar10_labels
+
+    monkeypatch.setenv("SRLAB_CIFAR10_DIR", str(_cifar_copy(tmp_path / "copy", n_per_class=4)))
+    hr, _ = cifar10_hr("train", cache=False, verbose=False)
+    labels, classes = cifar10_labels("train")
+    assert classes == ["cat", "dog"] and labels.tolist() == [0] * 4 + [1] * 4
+    for i in (0, 5):  # image i is the file of its class folder, in the same order
+        cls, k = classes[labels[i]], i % 4
+        arr = np.asarray(Image.open(tmp_path / "copy" / "train" / cls / f"{k:04d}.png"))
+        assert np.array_equal(hr[i].permute(1, 2, 0).numpy(), arr)
+    spread_labels, _ = cifar10_labels("train", limit=2)  # spread like cifar10_hr(limit=2)
+    assert spread_labels.tolist() == [0, 1]
+    monkeypatch.delenv("SRLAB_CIFAR10_DIR")
+    with pytest.raises(ValueError, match="has no class labels"):
+        cifar10_labels("test")  # the embedded-photo fallback

@@ -26,8 +26,8 @@ from srlab.evaluate import (
 from srlab.metrics import psnr, ssim
 from srlab.models import MSRN, TinyUNetSR
 
-RESULT_KEYS = {"names", "per_image", "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "hf_ratio", "n",
-               "scale", "shave"}
+RESULT_KEYS = {"names", "per_image", "psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "hf_ratio", "fd",
+               "n", "scale", "shave"}
 
 
 def tiny(scale=2):
@@ -199,7 +199,8 @@ def test_evaluate_table_rows():
     assert [(r["name"], r["steps"]) for r in rows] == [("bicubic", 0), ("d", 1), ("d", 3),
                                                        ("r", 1)]
     for row in rows:
-        assert set(row) == {"name", "steps", "params_m", "ms", *METRICS, "hf_ratio", "diversity"}
+        assert set(row) == {"name", "steps", "params_m", "ms", *METRICS, "hf_ratio", "diversity",
+                            "fd"}
         assert math.isnan(row["ms"])
     assert rows[0]["params_m"] == 0 and rows[1]["params_m"] == pytest.approx(0.125379)
     bicubic_res = evaluate(bicubic(2), (lr, hr), 2)
@@ -318,3 +319,20 @@ def test_paper_comparison_per_set_never_averaged():
                                 "-"]
     with pytest.raises(ValueError, match="'Set14' needs both 'MSRN' and 'SMSRN'"):
         paper_comparison({"Set14": {"MSRN": 28.0}})
+
+
+def test_fd_of_evaluate_is_the_frechet_distance_of_the_features():
+    from srlab.metrics import frechet_distance
+
+    hrs = [photo(24, 24, seed=s) for s in range(6)]
+    lr, hr = make_pairs(torch.cat(hrs), 2)
+    sr = quantize(bicubic(2)(lr))
+
+    def features(x):  # any (N, D) features: here the channel means and stds
+        return torch.cat([x.mean((-2, -1)), x.std((-2, -1))], dim=1)
+
+    res = evaluate(bicubic(2), (lr, hr), 2, batch_size=4, fd_features=features)
+    assert res["fd"] == pytest.approx(float(frechet_distance(features(sr), features(hr))))
+    assert evaluate(bicubic(2), (lr, hr), 2)["fd"] is None
+    same = evaluate(lambda x: hr[: len(x)], (lr, hr), 2, fd_features=features)  # SR = HR
+    assert same["fd"] == pytest.approx(0.0, abs=1e-9)

@@ -15,7 +15,8 @@ from srlab.evaluate import evaluate
 from srlab.models import MSRN, SMSRN, TinyUNetSR
 from srlab.train import fit
 
-SHIPPED = ("msrn_x4", "smsrn_x4", *pretrained.TINYUNET_NAMES)
+SHIPPED_SR = ("msrn_x4", "smsrn_x4", *pretrained.TINYUNET_NAMES)  # images in, images out
+SHIPPED = (*SHIPPED_SR, "cifar10_classifier")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_shipped_sr_weights_beat_bicubic_on_set5(shipped):
         assert res["ssim_y"] > baseline["ssim_y"], name
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED_SR)
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 0.0), (torch.float16, 2e-3)])
 def test_float64_and_float16_images_into_every_shipped_model(name, dtype, tol, shipped):
     model = shipped[name]

@@ -18,7 +18,7 @@ from srlab.cli.demo import run_demo
 from srlab.cli.evaluate import run_eval
 from srlab.cli.train import run_train
 from srlab.data import available_benchmarks
-from srlab.models import MODELS
+from srlab.models import MODELS, SR_MODELS
 
 
 def _int_at_least(minimum: int):
@@ -51,8 +51,8 @@ def _scale_or_auto(text: str) -> float | str:
     return "auto" if text == "auto" else _positive_float(text)
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", choices=tuple(MODELS))
+def _add_common(p: argparse.ArgumentParser, kinds: tuple[str, ...] = SR_MODELS) -> None:
+    p.add_argument("model", choices=kinds)
     p.add_argument("--scale", type=_int_at_least(2),
                    help="upscaling factor (MSRN/SMSRN default 4; TinyUNet is x2)")
     p.add_argument("--device", help="cpu, cuda, mps (default: best available for train, cpu "
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="print the environment and data sources found")
 
     train = sub.add_parser("train", help="train a model (resumable)")
-    _add_common(train)
+    _add_common(train, tuple(MODELS))  # also the FD-CIFAR classifier
     train.add_argument("--data", nargs="+", metavar="DIR",
                        help="folders of HR training images (MSRN/SMSRN, required; e.g. "
                             "sr-train/BSDS200 sr-train/T91) or one image-folder copy of "

@@ -16,12 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from srlab import pretrained
 from srlab.config import get_device, output_dir, seed_everything
 from srlab.cost import count_params
-from srlab.data import PatchSampler, available_benchmarks, benchmark_set, cifar10_hr
+from srlab.data import (
+    LabelledBatches,
+    PatchSampler,
+    available_benchmarks,
+    benchmark_set,
+    cifar10_hr,
+    cifar10_labels,
+)
 from srlab.degradation import make_pairs
 from srlab.evaluate import evaluate
 from srlab.models import MODELS
@@ -47,19 +55,25 @@ RECIPES = {
                     patch_size=48),
     "tinyunet": Recipe(scale=2, steps=20_000, batch_size=128, lr=2e-3,
                        milestones=(1 / 2, 3 / 4, 7 / 8)),
+    # the FD-CIFAR feature network (scale is unused: it classifies 32x32 HR images)
+    "cifar_classifier": Recipe(scale=2, steps=3000, batch_size=128, lr=2e-3,
+                               milestones=(1 / 2, 3 / 4)),
 }
+CIFAR_KINDS = ("tinyunet", "cifar_classifier")  # trained on CIFAR-10, --data: one image folder
 
 
 def check_args(args: argparse.Namespace) -> Recipe:
     """Every option that can be checked before data is read; returns the kind's recipe."""
     recipe = RECIPES[args.model]
-    if args.scale is not None and args.model == "tinyunet" and args.scale != 2:
-        raise ValueError(f"TinyUNet is an x2 model (16x16 -> 32x32), got --scale {args.scale}")
-    if args.model != "tinyunet" and not args.data:
+    if args.scale is not None and args.model in CIFAR_KINDS and args.scale != 2:
+        what = ("TinyUNet is an x2 model (16x16 -> 32x32)" if args.model == "tinyunet"
+                else "the classifier works on 32x32 CIFAR-10 images and takes no --scale")
+        raise ValueError(f"{what}, got --scale {args.scale}")
+    if args.model not in CIFAR_KINDS and not args.data:
         raise ValueError(f"train {args.model}: --data DIR [DIR ...] is required (folders of HR "
                          "training images, e.g. DIV2K from srlab.data.download_div2k)")
-    if args.model == "tinyunet" and args.data and len(args.data) != 1:
-        raise ValueError("train tinyunet: --data takes one folder (an image-folder copy of "
+    if args.model in CIFAR_KINDS and args.data and len(args.data) != 1:
+        raise ValueError(f"train {args.model}: --data takes one folder (an image-folder copy of "
                          f"CIFAR-10), got {len(args.data)}")
     for folder in args.data or []:
         if not Path(folder).expanduser().is_dir():
@@ -71,15 +85,28 @@ def build_model(args: argparse.Namespace, scale: int, residual_scale: float = 1.
     if args.model == "tinyunet":
         return MODELS["tinyunet"](mode=args.mode, schedule=args.schedule, T=args.timesteps,
                                   prediction=args.prediction, residual_scale=residual_scale)
+    if args.model == "cifar_classifier":
+        return MODELS["cifar_classifier"]()
     return MODELS[args.model](scale=scale)
 
 
 def training_data(args: argparse.Namespace, scale: int, patch_size: int | None,
                   device: torch.device):
     """(batch sampler, eval_fn, eval_name) for the model's kind."""
+    if args.model in CIFAR_KINDS and args.data:
+        os.environ["SRLAB_CIFAR10_DIR"] = str(args.data[0])
+    if args.model == "cifar_classifier":
+        hr, source = cifar10_hr("train", args.limit)
+        labels, _ = cifar10_labels("train", args.limit)
+        batches = LabelledBatches(hr, labels, device=device, source=source)
+        test_x = cifar10_hr("test", 1000, verbose=False)[0].to(device).float() / 255
+        test_y = cifar10_labels("test", 1000)[0].to(device)
+
+        def accuracy(m: nn.Module) -> float:
+            return float((m(test_x).argmax(1) == test_y).float().mean()) * 100
+
+        return batches, accuracy, "test accuracy (CIFAR-10, 1000 images, %)"
     if args.model == "tinyunet":
-        if args.data:
-            os.environ["SRLAB_CIFAR10_DIR"] = str(args.data[0])
         hr, source = cifar10_hr("train", args.limit)
         sampler = PatchSampler(hr, 2, None, device=device, augment="flip", source=source)
         test = make_pairs(cifar10_hr("test", 1000, verbose=False)[0].float() / 255, 2)
@@ -97,6 +124,10 @@ def training_data(args: argparse.Namespace, scale: int, patch_size: int | None,
     return sampler, lambda m: evaluate(m, set5, scale, device=device)["psnr_y"], "Set5 PSNR-Y"
 
 
+def _cross_entropy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(model(images), labels)
+
+
 def run_train(args: argparse.Namespace) -> dict:
     recipe = check_args(args)
     scale = args.scale or recipe.scale
@@ -112,8 +143,10 @@ def run_train(args: argparse.Namespace) -> dict:
     seed_everything(args.seed)
     residual_scale = getattr(args, "residual_scale", 1.0)
     model = build_model(args, scale, 1.0 if residual_scale == "auto" else residual_scale)
-    tag = args.model if args.model != "tinyunet" else model.tag
-    out = Path(args.out) if args.out else output_dir() / "checkpoints" / f"{tag}_x{scale}.ckpt"
+    tag = model.tag if args.model == "tinyunet" else args.model
+    what = args.model if args.model == "cifar_classifier" else f"{args.model} x{scale}"
+    stem = args.model if args.model == "cifar_classifier" else f"{tag}_x{scale}"
+    out = Path(args.out) if args.out else output_dir() / "checkpoints" / f"{stem}.ckpt"
     weights_out = out.with_suffix(".pt") if out.suffix != ".pt" else out.with_name(
         f"{out.stem}_fp16.pt")
     if device.type == "cuda":
@@ -132,16 +165,17 @@ def run_train(args: argparse.Namespace) -> dict:
                                          "steps": steps}}
     processes = f", {world} processes of {batch_size // world} images" if world > 1 else ""
     if rank == 0:
-        print(f"train {args.model} x{scale} ({count_params(model):,} "
+        print(f"train {what} ({count_params(model):,} "
               f"parameters): {len(sampler)} images from {sampler.source}, {steps} steps, batch "
               f"{batch_size}, lr {lr} (halved at {milestones}), device {device}{processes}",
               flush=True)
-    history = fit(model, sampler, steps=steps, batch_size=batch_size, lr=lr,
-                  loss="model" if args.model == "tinyunet" else "l1", eval_fn=eval_fn,
+    loss = {"tinyunet": "model", "cifar_classifier": _cross_entropy}.get(args.model, "l1")
+    history = fit(model, sampler, steps=steps, batch_size=batch_size, lr=lr, loss=loss,
+                  eval_fn=eval_fn,
                   eval_name=eval_name, eval_every=args.eval_every or max(steps // 10, 1),
                   ckpt_path=out, resume=args.resume, config=config, seed=args.seed,
                   device=device, lr_milestones=milestones,
-                  amp=args.model != "tinyunet",  # a 0.12M-parameter net gains nothing from bf16
+                  amp=args.model not in CIFAR_KINDS,  # nets this small gain nothing from bf16
                   until=args.until)
     model.to("cpu")
     done = history["step"][-1] if history["step"] else 0
@@ -154,7 +188,9 @@ def run_train(args: argparse.Namespace) -> dict:
                "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
                else "cpu", "weights": str(weights_out), "sha256": digest, "history": history}
     out.with_suffix(".json").write_text(json.dumps(summary, indent=1))
-    result = f", {history['eval_name']} {history['eval'][-1]:.2f} dB" if history["eval"] else ""
+    unit = "%" if args.model == "cifar_classifier" else " dB"
+    result = (f", {history['eval_name']} {history['eval'][-1]:.2f}{unit}" if history["eval"]
+              else "")
     print(f"done: {done} steps in {history['seconds']:.0f} s{result}; checkpoint {out}; "
           f"weights {weights_out} (sha256 {digest})", flush=True)
     if done < steps:

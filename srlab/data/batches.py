@@ -160,3 +160,45 @@ def _as_uint8(images: list[torch.Tensor] | torch.Tensor, device: torch.device
         img = check_image(img if img.ndim == 4 else img.unsqueeze(0), f"images[{i}]", channels=3)
         out.append((img[0] * 255).round().to(torch.uint8).to(device))
     return out
+
+
+class LabelledBatches:
+    """Random (image, label) batches for a classifier, from uint8 images held on ``device``.
+
+    images: (N, 3, H, W) uint8; labels: (N,) int64. Per sample: a random image, a random
+    ``pad``-pixel shift (reflection-padded crop, the usual CIFAR augmentation) and a random
+    horizontal flip. ``batches(batch_size, generator, rows=None)`` -> (B, 3, H, W) float32 in
+    [0, 1] and (B,) int64; ``rows`` as for ``PatchSampler``. All randomness from ``generator``.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, *,
+                 device: str | torch.device | None = None, pad: int = 4,
+                 source: str = "") -> None:
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images: expected a uint8 (N, 3, H, W) tensor, got "
+                             f"{images.dtype} {tuple(images.shape)}")
+        if labels.shape != (len(images),):
+            raise ValueError(f"labels: expected shape ({len(images)},), got {tuple(labels.shape)}")
+        self.device = torch.device(device) if device is not None else get_device()
+        self.images, self.labels = images.to(self.device), labels.long().to(self.device)
+        self.pad = check_int(pad, "pad", minimum=0)
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __call__(self, batch_size: int, generator: torch.Generator, rows: slice | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(len(self.images), (batch_size,), generator=generator)
+        shift = torch.randint(0, 2 * self.pad + 1, (batch_size, 2), generator=generator)
+        flip = torch.randint(0, 2, (batch_size,), generator=generator).bool()
+        rows = rows if rows is not None else slice(None)
+        idx, shift, flip = idx[rows].to(self.device), shift[rows], flip[rows].to(self.device)
+        x = self.images[idx].float() / 255
+        h, w = x.shape[-2:]
+        if self.pad:
+            x = F.pad(x, (self.pad,) * 4, mode="reflect")
+            x = torch.stack([img[:, t : t + h, s : s + w]
+                             for img, (t, s) in zip(x, shift.tolist(), strict=True)])
+        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+        return x, self.labels[idx]

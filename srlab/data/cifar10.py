@@ -173,6 +173,27 @@ class _HRImages(Dataset):
         return self.pairs[i][1]
 
 
+def cifar10_labels(split: str = "train", limit: int | None = None) -> tuple[torch.Tensor,
+                                                                           list[str]]:
+    """The class index (N,) int64 of every image ``cifar10_hr(split, limit)`` returns, in the
+    same order, and the class names: from torchvision's targets (official set) or the
+    ``<split>/<class>/`` folder names (an image-folder copy). The embedded-photo fallback has
+    no classes: a ``ValueError``."""
+    ds = load_cifar10_sr(split, scale=2, verbose=False)
+    base = getattr(ds, "hr_images", None)
+    if isinstance(base, CIFAR10):
+        labels, classes = list(base.targets), list(base.classes)
+    elif isinstance(base, _ImageFolderHR):
+        classes = sorted({p.parent.name for p in base.paths})
+        index = {name: i for i, name in enumerate(classes)}
+        labels = [index[p.parent.name] for p in base.paths]
+    else:
+        raise ValueError(f"{ds.source} has no class labels: set SRLAB_CIFAR10_DIR to an image "
+                         "folder of CIFAR-10 or download the official set")
+    labels = torch.tensor(labels, dtype=torch.long)
+    return (labels if limit is None else labels[spread(len(labels), limit)]), classes
+
+
 def cifar10_hr(split: str = "train", limit: int | None = None, *, cache: bool = True,
                verbose: bool = True) -> tuple[torch.Tensor, str]:
     """The HR images of a split as one uint8 tensor (N, 3, 32, 32), and the source label.

@@ -4,6 +4,7 @@
 - ``tinyunet``: the TinyUNet denoiser (notebook 05); ``tinyunet_sr``: ``TinyUNetSR``, the
   x2 super-resolver around it (few-step DDIM diffusion or one-pass regression);
   ``tinyunet_fast``: ``FastSampler``, its DDIM sampler with the per-step bookkeeping removed.
+- ``cifar_classifier``: the small CIFAR-10 classifier whose features define FD-CIFAR.
 
 ``build(kind, config)`` is how checkpoints, shipped weights and the command line make a
 network; every model class has a ``kind``, a ``config`` dict and ``from_config``.
@@ -12,18 +13,22 @@ network; every model class has a ``kind``, a ``config`` dict and ``from_config``
 from torch import nn
 
 from srlab.checks import check_choice
+from srlab.models.cifar_classifier import CifarClassifier
 from srlab.models.msrn import MSRB, MSRN, SMSRN
 from srlab.models.tinyunet import TinyUNet
 from srlab.models.tinyunet_fast import FastSampler
 from srlab.models.tinyunet_sr import TinyUNetSR
 
-MODELS: dict[str, type[nn.Module]] = {"msrn": MSRN, "smsrn": SMSRN, "tinyunet": TinyUNetSR}
+MODELS: dict[str, type[nn.Module]] = {"msrn": MSRN, "smsrn": SMSRN, "tinyunet": TinyUNetSR,
+                                      "cifar_classifier": CifarClassifier}
+SR_MODELS = ("msrn", "smsrn", "tinyunet")
 
 
 def build(kind: str, config: dict | None = None) -> nn.Module:
-    """A fresh (untrained) ``kind`` network ("msrn", "smsrn", "tinyunet") from ``config``."""
+    """A fresh (untrained) ``kind`` network (a key of ``MODELS``) from ``config``."""
     check_choice(kind, tuple(MODELS), "model kind")
     return MODELS[kind].from_config(dict(config or {}))
 
 
-__all__ = ["MODELS", "FastSampler", "MSRB", "MSRN", "SMSRN", "TinyUNet", "TinyUNetSR", "build"]
+__all__ = ["MODELS", "SR_MODELS", "CifarClassifier", "FastSampler", "MSRB", "MSRN", "SMSRN",
+           "TinyUNet", "TinyUNetSR", "build"]
