@@ -221,9 +221,9 @@ def evaluate_table(models: Mapping[str, nn.Module], data, scale: int = 2,
     entries: list[tuple[str, int, Model, int]] = [("bicubic", 0, bicubic(scale), 0)]
     for name, model in models.items():
         model.eval()
-        if getattr(model, "is_diffusion", False):
+        if getattr(model, "is_diffusion", False):  # step_counts: a chain of fixed length
             entries += [(name, s, model.sampler(steps=s, seed=seed), count_params(model))
-                        for s in n_steps]
+                        for s in getattr(model, "step_counts", None) or n_steps]
         else:
             entries.append((name, 1, model, count_params(model)))
     rows = []

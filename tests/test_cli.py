@@ -114,7 +114,7 @@ def test_parser_rejects_bad_options(argv, match, capsys):
 def test_parser_defaults():
     args = build_parser().parse_args(["train", "tinyunet"])
     assert (args.mode, args.schedule, args.prediction, args.timesteps) == (
-        "diffusion", "cosine", "x0", 1000)
+        "diffusion", "cosine", "x0", None)  # None: the model's own T (TinyUNet 1000)
     assert args.resume and args.steps is None and args.seed == 0
     args = build_parser().parse_args(["eval", "smsrn", "--weights", "a.pt", "b.pt"])
     assert args.weights == ["a.pt", "b.pt"] and args.n_steps == [1, 2, 3, 4, 5]

@@ -91,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="TinyUNet: few-step diffusion or one-pass regression")
     train.add_argument("--schedule", choices=("linear", "cosine"), default="cosine")
     train.add_argument("--prediction", choices=("eps", "x0", "v"), default="x0")
-    train.add_argument("--timesteps", type=positive_int, default=1000, help="diffusion T")
+    train.add_argument("--timesteps", type=positive_int,
+                       help="diffusion T (TinyUNet default 1000, ResShift default 15)")
+    train.add_argument("--min-noise", type=_positive_float, default=0.04,
+                       help="ResShift: sqrt(eta_1) = min(min_noise / kappa, min_noise); 0.2 for "
+                            "the 4-step variant")
     train.add_argument("--residual-scale", type=_scale_or_auto, default=1.0,
                        help="TinyUNet diffusion: x0 = scale * (hr - bicubic); 'auto' = 1 / the "
                             "residual's std on the training images (default 1)")

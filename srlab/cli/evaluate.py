@@ -20,7 +20,7 @@ from srlab.evaluate import evaluate, evaluate_table, format_table
 
 
 def run_eval(args: argparse.Namespace) -> dict | list[dict]:
-    if args.model == "tinyunet":
+    if args.model in ("tinyunet", "resshift"):
         return eval_tinyunet(args)
     return eval_benchmarks(args)
 
@@ -53,8 +53,10 @@ def eval_tinyunet(args: argparse.Namespace) -> list[dict]:
     split) for each ``--weights`` (default: every shipped TinyUNet)."""
     if args.scale not in (None, 2):
         raise ValueError(f"TinyUNet is an x2 model (16x16 -> 32x32), got --scale {args.scale}")
+    if args.model == "resshift" and not args.weights:
+        raise ValueError("eval resshift: give --weights (no ResShift weights are shipped)")
     names = args.weights or list(pretrained.TINYUNET_NAMES)
-    models = {Path(w).stem: pretrained.load(w, kind="tinyunet") for w in names}
+    models = {Path(w).stem: pretrained.load(w, kind=args.model) for w in names}
     hr, source = cifar10_hr("test", args.limit)
     pairs = make_pairs(hr.float() / 255, 2)
     print(f"TinyUNet x2 on {source} ({len(hr)} images); PSNR/SSIM: RGB on the whole image, -Y: "

@@ -55,18 +55,21 @@ RECIPES = {
                     patch_size=48),
     "tinyunet": Recipe(scale=2, steps=20_000, batch_size=128, lr=2e-3,
                        milestones=(1 / 2, 3 / 4, 7 / 8)),
+    "resshift": Recipe(scale=2, steps=20_000, batch_size=128, lr=2e-3,
+                       milestones=(1 / 2, 3 / 4, 7 / 8)),
     # the FD-CIFAR feature network (scale is unused: it classifies 32x32 HR images)
     "cifar_classifier": Recipe(scale=2, steps=3000, batch_size=128, lr=2e-3,
                                milestones=(1 / 2, 3 / 4)),
 }
-CIFAR_KINDS = ("tinyunet", "cifar_classifier")  # trained on CIFAR-10, --data: one image folder
+CIFAR_KINDS = ("tinyunet", "resshift", "cifar_classifier")  # CIFAR-10, --data: one folder
+CIFAR_SR = ("tinyunet", "resshift")  # x2 SR on CIFAR-10
 
 
 def check_args(args: argparse.Namespace) -> Recipe:
     """Every option that can be checked before data is read; returns the kind's recipe."""
     recipe = RECIPES[args.model]
     if args.scale is not None and args.model in CIFAR_KINDS and args.scale != 2:
-        what = ("TinyUNet is an x2 model (16x16 -> 32x32)" if args.model == "tinyunet"
+        what = ("TinyUNet is an x2 model (16x16 -> 32x32)" if args.model in CIFAR_SR
                 else "the classifier works on 32x32 CIFAR-10 images and takes no --scale")
         raise ValueError(f"{what}, got --scale {args.scale}")
     if args.model not in CIFAR_KINDS and not args.data:
@@ -83,8 +86,11 @@ def check_args(args: argparse.Namespace) -> Recipe:
 
 def build_model(args: argparse.Namespace, scale: int, residual_scale: float = 1.0) -> nn.Module:
     if args.model == "tinyunet":
-        return MODELS["tinyunet"](mode=args.mode, schedule=args.schedule, T=args.timesteps,
-                                  prediction=args.prediction, residual_scale=residual_scale)
+        return MODELS["tinyunet"](mode=args.mode, schedule=args.schedule,
+                                  T=args.timesteps or 1000, prediction=args.prediction,
+                                  residual_scale=residual_scale)
+    if args.model == "resshift":
+        return MODELS["resshift"](T=args.timesteps or 15, min_noise=args.min_noise)
     if args.model == "cifar_classifier":
         return MODELS["cifar_classifier"]()
     return MODELS[args.model](scale=scale)
@@ -106,7 +112,7 @@ def training_data(args: argparse.Namespace, scale: int, patch_size: int | None,
             return float((m(test_x).argmax(1) == test_y).float().mean()) * 100
 
         return batches, accuracy, "test accuracy (CIFAR-10, 1000 images, %)"
-    if args.model == "tinyunet":
+    if args.model in CIFAR_SR:
         hr, source = cifar10_hr("train", args.limit)
         sampler = PatchSampler(hr, 2, None, device=device, augment="flip", source=source)
         test = make_pairs(cifar10_hr("test", 1000, verbose=False)[0].float() / 255, 2)
@@ -143,7 +149,7 @@ def run_train(args: argparse.Namespace) -> dict:
     seed_everything(args.seed)
     residual_scale = getattr(args, "residual_scale", 1.0)
     model = build_model(args, scale, 1.0 if residual_scale == "auto" else residual_scale)
-    tag = model.tag if args.model == "tinyunet" else args.model
+    tag = model.tag if args.model in CIFAR_SR else args.model
     what = args.model if args.model == "cifar_classifier" else f"{args.model} x{scale}"
     stem = args.model if args.model == "cifar_classifier" else f"{tag}_x{scale}"
     out = Path(args.out) if args.out else output_dir() / "checkpoints" / f"{stem}.ckpt"
@@ -169,7 +175,8 @@ def run_train(args: argparse.Namespace) -> dict:
               f"parameters): {len(sampler)} images from {sampler.source}, {steps} steps, batch "
               f"{batch_size}, lr {lr} (halved at {milestones}), device {device}{processes}",
               flush=True)
-    loss = {"tinyunet": "model", "cifar_classifier": _cross_entropy}.get(args.model, "l1")
+    loss = {"tinyunet": "model", "resshift": "model",
+            "cifar_classifier": _cross_entropy}.get(args.model, "l1")
     history = fit(model, sampler, steps=steps, batch_size=batch_size, lr=lr, loss=loss,
                   eval_fn=eval_fn,
                   eval_name=eval_name, eval_every=args.eval_every or max(steps // 10, 1),

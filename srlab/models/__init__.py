@@ -5,6 +5,7 @@
   x2 super-resolver around it (few-step DDIM diffusion or one-pass regression);
   ``tinyunet_fast``: ``FastSampler``, its DDIM sampler with the per-step bookkeeping removed.
 - ``cifar_classifier``: the small CIFAR-10 classifier whose features define FD-CIFAR.
+- ``resshift_sr``: ``ResShiftSR``, residual-shifting diffusion with a TinyUNet (notebook 06).
 
 ``build(kind, config)`` is how checkpoints, shipped weights and the command line make a
 network; every model class has a ``kind``, a ``config`` dict and ``from_config``.
@@ -15,13 +16,14 @@ from torch import nn
 from srlab.checks import check_choice
 from srlab.models.cifar_classifier import CifarClassifier
 from srlab.models.msrn import MSRB, MSRN, SMSRN
+from srlab.models.resshift_sr import ResShiftSR
 from srlab.models.tinyunet import TinyUNet
 from srlab.models.tinyunet_fast import FastSampler
 from srlab.models.tinyunet_sr import TinyUNetSR
 
 MODELS: dict[str, type[nn.Module]] = {"msrn": MSRN, "smsrn": SMSRN, "tinyunet": TinyUNetSR,
-                                      "cifar_classifier": CifarClassifier}
-SR_MODELS = ("msrn", "smsrn", "tinyunet")
+                                      "resshift": ResShiftSR, "cifar_classifier": CifarClassifier}
+SR_MODELS = ("msrn", "smsrn", "tinyunet", "resshift")
 
 
 def build(kind: str, config: dict | None = None) -> nn.Module:
@@ -30,5 +32,5 @@ def build(kind: str, config: dict | None = None) -> nn.Module:
     return MODELS[kind].from_config(dict(config or {}))
 
 
-__all__ = ["MODELS", "SR_MODELS", "CifarClassifier", "FastSampler", "MSRB", "MSRN", "SMSRN",
-           "TinyUNet", "TinyUNetSR", "build"]
+__all__ = ["MODELS", "SR_MODELS", "CifarClassifier", "FastSampler", "MSRB", "MSRN", "ResShiftSR",
+           "SMSRN", "TinyUNet", "TinyUNetSR", "build"]

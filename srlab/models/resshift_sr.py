@@ -1,0 +1,118 @@
+"""ResShift-style x2 SR with a TinyUNet (CIFAR-10 16x16 -> 32x32): a comparison row of notebook 06.
+
+Images are mapped to [-1, 1]; y is the bicubic image, x0 the HR image. The TinyUNet sees
+``concat(x_t, y, sqrt(eta_t))`` (7 channels, the last a constant noise-level channel, as in
+``TinyUNetSR``) and predicts x0 through its sigmoid, mapped to (-1, 1); it is trained with the
+MSE of that prediction at a timestep drawn uniformly from 1..T (``srlab.diffusion.resshift``).
+Sampling takes exactly T network calls: stochastic (ResShift) or deterministic (SinSR's ODE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from srlab.checks import check_image, check_pair
+from srlab.degradation import bicubic_up
+from srlab.diffusion.resshift import ShiftSchedule, shift_q_sample, shift_sample, shift_schedule
+from srlab.models.tinyunet import TinyUNet
+
+SCALE = 2
+
+
+class ResShiftSR(nn.Module):
+    """``upscale(lr, seed=0)``: (N, 3, h, w) in [0, 1], h and w even -> (N, 3, 2h, 2w) in [0, 1],
+    in ``T`` network calls. ``deterministic=True`` samples with SinSR's ODE instead of the
+    posterior. Schedule options as ``srlab.diffusion.shift_schedule``."""
+
+    kind = "resshift"
+    scale = SCALE
+    is_diffusion = True
+
+    def __init__(self, T: int = 15, kappa: float = 2.0, power: float = 0.3,
+                 min_noise: float = 0.04, width: Sequence[int] = (48, 96),
+                 deterministic: bool = False) -> None:
+        super().__init__()
+        self._schedule = shift_schedule(T, kappa, power, min_noise)
+        self.net = TinyUNet(7, 3, tuple(width), (-1.0, 1.0))
+        self.config = {"T": int(T), "kappa": float(kappa), "power": float(power),
+                       "min_noise": float(min_noise), "width": [int(w) for w in width],
+                       "deterministic": bool(deterministic), "scale": SCALE}
+        self.step_counts = (int(T),)  # the chain has T steps; evaluate_table uses only these
+
+    @classmethod
+    def from_config(cls, config: dict) -> ResShiftSR:
+        keys = ("T", "kappa", "power", "min_noise", "deterministic")
+        kwargs = {k: config[k] for k in keys if k in config}
+        return cls(**kwargs, width=tuple(config.get("width", (48, 96))))
+
+    @property
+    def schedule(self) -> ShiftSchedule:
+        return self._schedule
+
+    @property
+    def tag(self) -> str:
+        return f"resshift_T{self.config['T']}"
+
+    def describe(self) -> str:
+        c = self.config
+        how = "SinSR ODE" if c["deterministic"] else "posterior sampling"
+        return (f"residual shifting, T={c['T']}, kappa={c['kappa']}, power={c['power']}, "
+                f"min_noise={c['min_noise']}, x0-prediction, {how}")
+
+    def denoise(self, x_t: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x0_hat (N, 3, H, W) in (-1, 1) from x_t, y (both in the [-1, 1] image scale), t."""
+        level = self._schedule.eta_at(t).sqrt().to(x_t.dtype).view(-1, 1, 1, 1)
+        level = level.expand(x_t.shape[0], 1, *x_t.shape[-2:])
+        return self.net(torch.cat([x_t, y, level], dim=1)).float()
+
+    def loss(self, lr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        """MSE of x0_hat at t uniform in 1..T. lr (N, 3, h, w), hr (N, 3, 2h, 2w) in [0, 1]."""
+        check_pair(lr, hr, SCALE)
+        y = bicubic_up(lr, SCALE) * 2 - 1
+        x0 = hr * 2 - 1
+        t = torch.randint(1, self._schedule.T + 1, (len(hr),))
+        x_t = shift_q_sample(x0, y, t, torch.randn_like(x0), self._schedule)
+        return F.mse_loss(self.denoise(x_t, y, t.to(x0.device)), x0)
+
+    @torch.no_grad()
+    def upscale(self, lr: torch.Tensor, steps: int | None = None, seed: int = 0, *,
+                return_trajectory: bool = False):
+        """The SR image; ``steps`` must be T (or None): residual shifting cannot skip steps."""
+        check_image(lr, "lr", channels=3)
+        T = self._schedule.T
+        if steps is not None and steps != T:
+            raise ValueError(f"this ResShift model samples in exactly T={T} steps, got "
+                             f"steps={steps}")
+        h, w = lr.shape[-2:]
+        if h % 2 or w % 2:
+            raise ValueError(f"lr: TinyUNet needs an even LR height and width, got {h}x{w}")
+        in_dtype = lr.dtype
+        dev = next(self.parameters()).device
+        y = bicubic_up(lr.float().to(dev), SCALE) * 2 - 1
+        gen = torch.Generator().manual_seed(int(seed))
+        out = shift_sample(self.denoise, y, self._schedule, gen,
+                           deterministic=self.config["deterministic"],
+                           return_trajectory=return_trajectory)
+        if return_trajectory:
+            x, traj = out
+            traj["sr"] = [((x0 + 1) / 2).clamp(0, 1) for x0 in traj["x0_hat"]]
+            return ((x + 1) / 2).clamp(0, 1).to(in_dtype), traj
+        return ((out + 1) / 2).clamp(0, 1).to(in_dtype)
+
+    def sampler(self, steps: int | None = None, seed: int = 0
+                ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """As ``TinyUNetSR.sampler``: call k draws its noise from ``seed + k``."""
+        calls = iter(range(seed, seed + 2**62))
+
+        def upscale(lr: torch.Tensor) -> torch.Tensor:
+            return self.upscale(lr, steps=steps, seed=next(calls))
+
+        upscale.scale = SCALE
+        return upscale
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.upscale(lr)
