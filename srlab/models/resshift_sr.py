@@ -2,8 +2,11 @@
 
 Images are mapped to [-1, 1]; y is the bicubic image, x0 the HR image. The TinyUNet sees
 ``concat(x_t, y, sqrt(eta_t))`` (7 channels, the last a constant noise-level channel, as in
-``TinyUNetSR``) and predicts x0 through its sigmoid, mapped to (-1, 1); it is trained with the
-MSE of that prediction at a timestep drawn uniformly from 1..T (``srlab.diffusion.resshift``).
+``TinyUNetSR``) and predicts x0 as ``y + f`` (``residual=True``, the default: like every other
+TinyUNet of the course it only has to learn what bicubic misses; its sigmoid is mapped to
+(-2, 2), the range of HR - bicubic in this scale) or x0 itself (sigmoid mapped to (-1, 1)). It
+is trained with the MSE of x0_hat at a timestep drawn uniformly from 1..T
+(``srlab.diffusion.resshift``).
 Sampling takes exactly T network calls: stochastic (ResShift) or deterministic (SinSR's ODE).
 """
 
@@ -34,18 +37,19 @@ class ResShiftSR(nn.Module):
 
     def __init__(self, T: int = 15, kappa: float = 2.0, power: float = 0.3,
                  min_noise: float = 0.04, width: Sequence[int] = (48, 96),
-                 deterministic: bool = False) -> None:
+                 deterministic: bool = False, residual: bool = True) -> None:
         super().__init__()
         self._schedule = shift_schedule(T, kappa, power, min_noise)
-        self.net = TinyUNet(7, 3, tuple(width), (-1.0, 1.0))
+        self.net = TinyUNet(7, 3, tuple(width), (-2.0, 2.0) if residual else (-1.0, 1.0))
         self.config = {"T": int(T), "kappa": float(kappa), "power": float(power),
                        "min_noise": float(min_noise), "width": [int(w) for w in width],
-                       "deterministic": bool(deterministic), "scale": SCALE}
+                       "deterministic": bool(deterministic), "residual": bool(residual),
+                       "scale": SCALE}
         self.step_counts = (int(T),)  # the chain has T steps; evaluate_table uses only these
 
     @classmethod
     def from_config(cls, config: dict) -> ResShiftSR:
-        keys = ("T", "kappa", "power", "min_noise", "deterministic")
+        keys = ("T", "kappa", "power", "min_noise", "deterministic", "residual")
         kwargs = {k: config[k] for k in keys if k in config}
         return cls(**kwargs, width=tuple(config.get("width", (48, 96))))
 
@@ -64,10 +68,11 @@ class ResShiftSR(nn.Module):
                 f"min_noise={c['min_noise']}, x0-prediction, {how}")
 
     def denoise(self, x_t: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """x0_hat (N, 3, H, W) in (-1, 1) from x_t, y (both in the [-1, 1] image scale), t."""
+        """x0_hat (N, 3, H, W) from x_t, y (both in the [-1, 1] image scale) and t (N,)."""
         level = self._schedule.eta_at(t).sqrt().to(x_t.dtype).view(-1, 1, 1, 1)
         level = level.expand(x_t.shape[0], 1, *x_t.shape[-2:])
-        return self.net(torch.cat([x_t, y, level], dim=1)).float()
+        out = self.net(torch.cat([x_t, y, level], dim=1)).float()
+        return y + out if self.config["residual"] else out
 
     def loss(self, lr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
         """MSE of x0_hat at t uniform in 1..T. lr (N, 3, h, w), hr (N, 3, 2h, 2w) in [0, 1]."""
