@@ -83,10 +83,45 @@ def test_resshift_model_trains_samples_and_reports_one_row():
     sr = model.upscale(lr, seed=0)
     assert sr.shape == (4, 3, 16, 16) and 0 <= float(sr.min()) and float(sr.max()) <= 1
     assert torch.equal(sr, model.upscale(lr, seed=0))
-    with pytest.raises(ValueError, match="exactly T=4 steps"):
+    with pytest.raises(ValueError, match=r"exactly 4 steps \(T=4\)"):
         model.upscale(lr, steps=2)
     again = build("resshift", model.config)
     assert again.config == model.config and again.tag == "resshift_T4"
     rows = evaluate_table({"rs": model}, (lr, hr), 2, timing=False, progress=False,
                           fd_cifar=False)
     assert [(r["name"], r["steps"]) for r in rows] == [("bicubic", 0), ("rs", 4)]
+
+
+def test_sinsr_student_starts_as_the_teacher_and_learns_the_ode_in_one_step():
+    from srlab.models.resshift_sr import sinsr_loss, sinsr_student
+
+    torch.manual_seed(0)
+    teacher = ResShiftSR(T=4, min_noise=0.2).eval()
+    student = sinsr_student(teacher)
+    assert student.config["one_step"] and student.step_counts == (1,)
+    assert student.tag == "resshift_T4_student"
+    assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(),
+                                                 teacher.state_dict().values(), strict=True))
+    lr, hr = torch.rand(3, 3, 8, 8), torch.rand(3, 3, 16, 16)
+    sr = student.upscale(lr, seed=1)
+    assert sr.shape == (3, 3, 16, 16) and torch.equal(sr, student.upscale(lr, seed=1))
+    with pytest.raises(ValueError, match="exactly 1 step "):
+        student.upscale(lr, steps=4)
+    loss_fn = sinsr_loss(teacher)
+    student.train()
+    first = loss_fn(student, lr, hr)
+    first.backward()
+    assert torch.isfinite(first) and student.net.dec2.weight.grad is not None
+    assert all(p.grad is None for p in teacher.parameters())  # the teacher is never trained
+    assert all(p.requires_grad for p in teacher.parameters())  # and still counts its params
+    # a few steps on one fixed batch lower the loss (same noise: fixed seed each call)
+    opt = torch.optim.Adam(student.parameters(), 1e-3)
+    losses = []
+    for _ in range(15):
+        torch.manual_seed(5)
+        loss = loss_fn(student, lr, hr)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]

@@ -78,7 +78,7 @@ def shift_q_sample(x0: torch.Tensor, y: torch.Tensor, t: torch.Tensor, noise: to
                          f"{tuple(t.shape)}")
     if int(t.min()) < 1 or int(t.max()) > schedule.T:
         raise ValueError(f"t must be in 1..T={schedule.T}, got {int(t.min())}..{int(t.max())}")
-    eta = schedule.eta_at(t).to(x0.dtype).view(-1, *([1] * (x0.ndim - 1)))
+    eta = schedule.eta_at(t).to(x0.device, x0.dtype).view(-1, *([1] * (x0.ndim - 1)))
     return x0 + eta * (y - x0) + schedule.kappa * eta.sqrt() * noise
 
 
