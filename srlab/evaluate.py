@@ -379,11 +379,14 @@ class Method:
             steps = steps or (getattr(model, "step_counts", None) or (5,))[0]
         else:
             steps = 1
-        in_ch = model.net.config["in_channels"]
-        side = SCALE_OF_CIFAR * lr_size
-        macs = count_macs(model.net, (1, in_ch, side, side)) * steps
+        if hasattr(model, "macs_per_image"):  # e.g. ResDiff: a CNN pass plus the steps
+            macs = model.macs_per_image(steps, lr_size)
+        else:
+            side = SCALE_OF_CIFAR * lr_size
+            macs = count_macs(model.net, (1, model.net.config["in_channels"], side, side)) * steps
+        params = sum(p.numel() for p in model.parameters())  # frozen parts count too
         return cls(name, lambda lr, seed: model.upscale(lr, steps=steps, seed=seed), steps,
-                   count_params(model), macs, stochastic=diffusion)
+                   params, macs, stochastic=diffusion)
 
 
 SCALE_OF_CIFAR = 2  # every method of the CIFAR-10 comparison is x2

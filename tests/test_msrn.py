@@ -74,7 +74,7 @@ def test_build_round_trip_ignores_training_settings():
 
 
 def test_build_every_kind():
-    assert set(MODELS) == {"msrn", "smsrn", "tinyunet", "resshift", "cifar_classifier"}
+    assert set(MODELS) == {"msrn", "smsrn", "tinyunet", "resshift", "resdiff", "cifar_classifier"}
     assert type(build("msrn", {"scale": 3, "n_blocks": 1})) is MSRN
     assert type(build("msrn")) is MSRN and build("msrn").scale == 4
     tiny = build("tinyunet", {"mode": "regression"})
@@ -83,7 +83,7 @@ def test_build_every_kind():
         assert cls.kind == kind
     with pytest.raises(ValueError, match=r"unknown model kind 'edsr'; expected one of "
                                          r"\('msrn', 'smsrn', 'tinyunet', 'resshift', "
-                                         r"'cifar_classifier'\)"):
+                                         r"'resdiff', 'cifar_classifier'\)"):
         build("edsr", {})
 
 

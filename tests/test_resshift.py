@@ -125,3 +125,39 @@ def test_sinsr_student_starts_as_the_teacher_and_learns_the_ode_in_one_step():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+def test_resdiff_two_stages_and_its_row():
+    from srlab.cost import count_macs
+    from srlab.evaluate import Method
+    from srlab.models import ResDiffSR
+    from srlab.models.resdiff_sr import split_frequencies
+
+    x = torch.rand(2, 3, 16, 16)
+    high, low = split_frequencies(x)
+    assert torch.allclose(high + low, x) and float(low.std()) < float(x.std())
+    const = torch.full((1, 3, 8, 8), 0.4)
+    assert torch.allclose(split_frequencies(const)[1], const)  # a blur keeps a flat image
+
+    torch.manual_seed(0)
+    model = ResDiffSR(T=100)
+    lr, hr = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 16, 16)
+    stage1 = model.cnn_loss(lr, hr)
+    stage1.backward()
+    assert model.cnn.dec2.weight.grad is not None and model.net.dec2.weight.grad is None
+    model.zero_grad()
+    model.cnn.requires_grad_(False)
+    model.config["residual_scale"] = 1 / model.residual_std(lr, hr)
+    stage2 = model.loss(lr, hr)
+    stage2.backward()
+    assert model.net.dec2.weight.grad is not None and model.cnn.dec2.weight.grad is None
+    model.eval()
+    torch.nn.init.normal_(model.net.dec2.weight, std=0.1)  # a fresh last layer is zero
+    sr = model.upscale(lr, steps=3, seed=0)
+    assert sr.shape == (4, 3, 16, 16) and torch.equal(sr, model.upscale(lr, steps=3, seed=0))
+    assert not torch.equal(sr, model.upscale(lr, steps=3, seed=1))
+    m = Method.from_model("resdiff", model, steps=3)
+    assert m.params == sum(p.numel() for p in model.parameters())  # the frozen CNN counts
+    assert m.macs == count_macs(model.cnn, (1, 3, 32, 32)) + 3 * count_macs(model.net,
+                                                                            (1, 13, 32, 32))
+    assert type(build("resdiff", model.config)) is ResDiffSR

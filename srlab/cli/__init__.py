@@ -18,7 +18,7 @@ from srlab.cli.demo import run_demo
 from srlab.cli.evaluate import run_eval
 from srlab.cli.train import run_train
 from srlab.data import available_benchmarks
-from srlab.models import MODELS, SR_MODELS
+from srlab.models import SR_MODELS
 
 
 def _int_at_least(minimum: int):
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="print the environment and data sources found")
 
     train = sub.add_parser("train", help="train a model (resumable)")
-    _add_common(train, tuple(MODELS))  # also the FD-CIFAR classifier
+    _add_common(train, (*SR_MODELS, "cifar_classifier"))  # also the FD-CIFAR classifier
     train.add_argument("--data", nargs="+", metavar="DIR",
                        help="folders of HR training images (MSRN/SMSRN, required; e.g. "
                             "sr-train/BSDS200 sr-train/T91) or one image-folder copy of "

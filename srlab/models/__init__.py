@@ -6,6 +6,7 @@
   ``tinyunet_fast``: ``FastSampler``, its DDIM sampler with the per-step bookkeeping removed.
 - ``cifar_classifier``: the small CIFAR-10 classifier whose features define FD-CIFAR.
 - ``resshift_sr``: ``ResShiftSR``, residual-shifting diffusion with a TinyUNet (notebook 06).
+- ``resdiff_sr``: ``ResDiffSR``, a CNN pre-prediction plus diffusion of its residual (notebook 06).
 
 ``build(kind, config)`` is how checkpoints, shipped weights and the command line make a
 network; every model class has a ``kind``, a ``config`` dict and ``from_config``.
@@ -16,13 +17,15 @@ from torch import nn
 from srlab.checks import check_choice
 from srlab.models.cifar_classifier import CifarClassifier
 from srlab.models.msrn import MSRB, MSRN, SMSRN
+from srlab.models.resdiff_sr import ResDiffSR
 from srlab.models.resshift_sr import ResShiftSR
 from srlab.models.tinyunet import TinyUNet
 from srlab.models.tinyunet_fast import FastSampler
 from srlab.models.tinyunet_sr import TinyUNetSR
 
 MODELS: dict[str, type[nn.Module]] = {"msrn": MSRN, "smsrn": SMSRN, "tinyunet": TinyUNetSR,
-                                      "resshift": ResShiftSR, "cifar_classifier": CifarClassifier}
+                                      "resshift": ResShiftSR, "resdiff": ResDiffSR,
+                                      "cifar_classifier": CifarClassifier}
 SR_MODELS = ("msrn", "smsrn", "tinyunet", "resshift")
 
 
@@ -32,5 +35,5 @@ def build(kind: str, config: dict | None = None) -> nn.Module:
     return MODELS[kind].from_config(dict(config or {}))
 
 
-__all__ = ["MODELS", "SR_MODELS", "CifarClassifier", "FastSampler", "MSRB", "MSRN", "ResShiftSR",
-           "SMSRN", "TinyUNet", "TinyUNetSR", "build"]
+__all__ = ["MODELS", "SR_MODELS", "CifarClassifier", "FastSampler", "MSRB", "MSRN", "ResDiffSR",
+           "ResShiftSR", "SMSRN", "TinyUNet", "TinyUNetSR", "build"]
