@@ -27,6 +27,7 @@ from srlab.diffusion.ddpm import diffusion_loss
 from srlab.diffusion.schedules import make_schedule
 from srlab.metrics import gaussian_kernel_1d
 from srlab.models.tinyunet import TinyUNet
+from srlab.models.tinyunet_sr import seeded_calls
 
 SCALE = 2
 X0_RANGE = 4.0  # the x0-prediction's output range: 4 standard deviations of the scaled residual
@@ -146,13 +147,8 @@ class ResDiffSR(nn.Module):
 
     def sampler(self, steps: int | None = None, seed: int = 0
                 ) -> Callable[[torch.Tensor], torch.Tensor]:
-        calls = iter(range(seed, seed + 2**62))
-
-        def upscale(lr: torch.Tensor) -> torch.Tensor:
-            return self.upscale(lr, steps=steps, seed=next(calls))
-
-        upscale.scale = SCALE
-        return upscale
+        """As ``TinyUNetSR.sampler``: call k draws its noise from ``seed + k``."""
+        return seeded_calls(lambda lr, s: self.upscale(lr, steps=steps, seed=s), seed)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         return self.upscale(lr)

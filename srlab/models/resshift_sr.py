@@ -24,6 +24,7 @@ from srlab.checks import check_image, check_pair
 from srlab.degradation import bicubic_up
 from srlab.diffusion.resshift import ShiftSchedule, shift_q_sample, shift_sample, shift_schedule
 from srlab.models.tinyunet import TinyUNet
+from srlab.models.tinyunet_sr import seeded_calls
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -130,13 +131,7 @@ class ResShiftSR(nn.Module):
     def sampler(self, steps: int | None = None, seed: int = 0
                 ) -> Callable[[torch.Tensor], torch.Tensor]:
         """As ``TinyUNetSR.sampler``: call k draws its noise from ``seed + k``."""
-        calls = iter(range(seed, seed + 2**62))
-
-        def upscale(lr: torch.Tensor) -> torch.Tensor:
-            return self.upscale(lr, steps=steps, seed=next(calls))
-
-        upscale.scale = SCALE
-        return upscale
+        return seeded_calls(lambda lr, s: self.upscale(lr, steps=steps, seed=s), seed)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         return self.upscale(lr)

@@ -55,7 +55,7 @@ from srlab.degradation import bicubic_up
 from srlab.diffusion.ddim import ddim_timesteps
 from srlab.diffusion.ddpm import predict_x0_eps
 from srlab.diffusion.schedules import NoiseSchedule
-from srlab.models.tinyunet_sr import SCALE, TinyUNetSR
+from srlab.models.tinyunet_sr import SCALE, TinyUNetSR, seeded_calls
 
 JIT = ("auto", "off", "freeze", "onednn")
 JIT_FORMS = {"freeze": "TorchScript trace + freeze",
@@ -284,13 +284,7 @@ class FastSampler:
     def sampler(self, seed: int = 0) -> Callable[[torch.Tensor], torch.Tensor]:
         """As ``TinyUNetSR.sampler``: a model ``lr -> sr`` whose call k draws x_T from
         ``seed + k`` (for ``srlab.evaluate``)."""
-        calls = iter(range(seed, seed + 2**62))
-
-        def upscale(lr: torch.Tensor) -> torch.Tensor:
-            return self(lr, seed=next(calls))
-
-        upscale.scale = SCALE
-        return upscale
+        return seeded_calls(lambda lr, s: self(lr, seed=s), seed)
 
 
 def _compile(net: nn.Module, example: torch.Tensor, onednn: bool

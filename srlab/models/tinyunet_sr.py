@@ -45,6 +45,19 @@ MAX_STEPS = 5  # the sampler step counts trained for with train_timesteps="sampl
 KIND = "tinyunet"
 
 
+def seeded_calls(sample: Callable[[torch.Tensor, int], torch.Tensor], seed: int = 0
+                 ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``sample(lr, seed)`` as a model ``lr -> sr`` (with ``.scale``) whose call k uses seed
+    ``seed + k``: what every sampler's ``.sampler()`` gives ``srlab.evaluate``."""
+    calls = iter(range(seed, seed + 2**62))
+
+    def upscale(lr: torch.Tensor) -> torch.Tensor:
+        return sample(lr, next(calls))
+
+    upscale.scale = SCALE
+    return upscale
+
+
 class TinyUNetSR(nn.Module):
     """A TinyUNet x2 super-resolver: diffusion (few-step DDIM) or one-pass regression.
 
@@ -292,13 +305,7 @@ class TinyUNetSR(nn.Module):
                 ) -> Callable[[torch.Tensor], torch.Tensor]:
         """``upscale`` as a model ``lr -> sr`` for ``srlab.evaluate``: call k draws its x_T from
         ``seed + k``, so a long evaluation in batches never reuses one noise field."""
-        calls = iter(range(seed, seed + 2**62))
-
-        def upscale(lr: torch.Tensor) -> torch.Tensor:
-            return self.upscale(lr, steps=steps, seed=next(calls))
-
-        upscale.scale = SCALE
-        return upscale
+        return seeded_calls(lambda lr, s: self.upscale(lr, steps=steps, seed=s), seed)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """``upscale(lr)`` with the default number of steps and seed 0."""
