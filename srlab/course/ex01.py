@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 import time
 
 import torch
@@ -237,12 +238,17 @@ class _Workload:
         self.calls = 0
         self.grad_seen: list[bool] = []
         self.warmup = 0
+        self.slept_ms: list[float] = []  # how long each timed call really took (a busy machine
+        # oversleeps), so the check can predict the median the timer should see
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         self.grad_seen.append(torch.is_grad_enabled())
         i = self.calls - self.warmup
         self.calls += 1
+        start = time.perf_counter()
         time.sleep((self.warmup_ms if i < 0 else self.schedule[i % len(self.schedule)]) / 1000)
+        if i >= 0:
+            self.slept_ms.append((time.perf_counter() - start) * 1000)
         return x
 
 
@@ -293,7 +299,9 @@ def check_median_latency(answer, rng: torch.Generator, strict: bool) -> str:
                     "(inference does not build a graph)")
     if got < 0.1 * fast:
         raise Wrong(f"{what}: you returned {got:.4g}; return milliseconds, not seconds (x 1000)")
-    if got > 2.5 * fast:
+    # the true median and mean of what the stub took; a mean or a total lies above the midpoint
+    upper = (statistics.median(work.slept_ms) + statistics.fmean(work.slept_ms)) / 2
+    if got > upper:
         raise Wrong(f"{what}: you returned {got:.1f} ms, the stub takes {fast:g} ms on most calls: "
                     "report the median of the timed calls (not the mean, not the total), and "
                     "leave the slow warm-up calls out")
@@ -305,9 +313,11 @@ def check_median_latency(answer, rng: torch.Generator, strict: bool) -> str:
         single = _Workload(fast, [fast])
         got1 = answer(single, x, 0, 1)
         got1 = getattr(got1, "median_ms", got1)
-        if single.calls != 1 or not 0.9 * fast <= float(got1) <= 2.5 * fast:
+        # one sleep can overshoot a lot on a busy machine (no median to absorb it), so the
+        # bound above only catches wrong units (microseconds)
+        if single.calls != 1 or not 0.9 * fast <= float(got1) <= 50 * fast:
             raise Wrong(f"warmup=0, repeats=1: expected one call of about {fast:g} ms, got "
                         f"{single.calls} calls and {float(got1):.3g} ms")
         checked += "; warmup=0, repeats=1 gave one call"
     return (f"{checked}; the layer ran {warmup + repeats} times under no_grad and the slow calls "
-            f"did not move the median (accepted {0.9 * fast:g}-{2.5 * fast:g} ms).")
+            f"did not move the median (accepted {0.9 * fast:g}-{upper:.1f} ms).")
