@@ -128,8 +128,8 @@ def test_sinsr_student_starts_as_the_teacher_and_learns_the_ode_in_one_step():
 
 
 def test_resdiff_two_stages_and_its_row():
+    from srlab.compare import Method
     from srlab.cost import count_macs
-    from srlab.evaluate import Method
     from srlab.models import ResDiffSR
     from srlab.models.resdiff_sr import split_frequencies
 
