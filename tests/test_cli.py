@@ -326,7 +326,8 @@ def test_train_tinyunet_measures_the_residual_scale(tmp_path, monkeypatch, capsy
     assert pretrained.load(tmp_path / "fixed.pt", kind="tinyunet").config["residual_scale"] == 2.5
 
 
-def test_train_the_fd_cifar_classifier(tmp_path, capsys):
+def test_train_the_fd_cifar_classifier(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SRLAB_CIFAR10_DIR", raising=False)
     for split in ("train", "test"):
         for c, cls in enumerate(("cat", "dog")):
             _write_images(tmp_path / "cifar" / split / cls, 3, 32, seed=10 * c)
@@ -336,6 +337,9 @@ def test_train_the_fd_cifar_classifier(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "train cifar_classifier (79,858 parameters): 6 images from CIFAR-10" in printed
     assert "test accuracy (CIFAR-10, 1000 images, %)" in printed
+    # --data was SRLAB_CIFAR10_DIR only while the data loaded: later code (a notebook kernel
+    # started by this process) must not inherit a folder of 6 test images
+    assert "SRLAB_CIFAR10_DIR" not in os.environ
     model = pretrained.load(tmp_path / "clf.pt", kind="cifar_classifier")
     assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
     code, err = _exit_code_and_stderr(["train", "cifar_classifier", "--scale", "4"], capsys)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,9 +100,30 @@ def build_model(args: argparse.Namespace, scale: int, residual_scale: float = 1.
 
 def training_data(args: argparse.Namespace, scale: int, patch_size: int | None,
                   device: torch.device):
-    """(batch sampler, eval_fn, eval_name) for the model's kind."""
+    """(batch sampler, eval_fn, eval_name) for the model's kind; CIFAR-10 kinds read their
+    ``--data`` folder as ``SRLAB_CIFAR10_DIR`` while the data loads, then the setting is
+    restored (``main`` may run inside a longer process: a notebook, a test session)."""
     if args.model in CIFAR_KINDS and args.data:
-        os.environ["SRLAB_CIFAR10_DIR"] = str(args.data[0])
+        with _env("SRLAB_CIFAR10_DIR", str(args.data[0])):
+            return _training_data(args, scale, patch_size, device)
+    return _training_data(args, scale, patch_size, device)
+
+
+@contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
+def _training_data(args: argparse.Namespace, scale: int, patch_size: int | None,
+                   device: torch.device):
     if args.model == "cifar_classifier":
         hr, source = cifar10_hr("train", args.limit)
         labels, _ = cifar10_labels("train", args.limit)
