@@ -1,4 +1,4 @@
-"""Benchmarks: measure and print, never assert (``python -m srlab bench sr|tinyunet``).
+"""Benchmarks: measure and print, never assert (``python -m srlab bench sr|tinyunet|diffusion-sr``).
 
 The printed tables say what was reached on this machine, next to the targets of the issues
 that set them (met, or missed by how much). Thread counts are the caller's choice.
@@ -11,7 +11,8 @@ import statistics
 
 import torch
 
-from srlab import cost, pretrained
+from srlab import compare, config, cost, pretrained
+from srlab.config import output_dir
 from srlab.data import benchmark_sources, cifar10_hr
 from srlab.degradation import bicubic, bicubic_up, make_pairs
 from srlab.evaluate import (
@@ -318,3 +319,94 @@ def bench_tinyunet(device: str | None = None, limit: int | None = None, seed: in
     for line in targets:
         print("  " + line)
     return {"rows": rows, "sampling": sampling, "throughput": throughput, "targets": targets}
+
+
+def bench_diffusion_sr(limit: int | None = None, seed: int = 0, train: list[str] | None = None,
+                       device: str | None = None, threads: int = 2) -> list[dict]:
+    """Notebook 06's comparison table from the shipped rows (``srlab.compare``; all trained
+    with ``compare.ROW_BUDGET``) on the CIFAR-10 test split (first ``limit`` images), with
+    the shipped card-budget TinyUNets as reference rows and the paper's table beside it.
+    ``train``: rows to retrain first with that budget on the training split on ``device``
+    (checkpoints and fp16 weights ``cmp_<name>.pt`` in ``output_dir()/diffusion-sr``; a rerun
+    resumes); the table then uses them."""
+    hr_uint8, source = cifar10_hr("test", limit)
+    lr, hr = make_pairs(hr_uint8.float() / 255, 2)
+    nets = compare.shipped_rows()
+    if train:
+        train_hr, train_source = cifar10_hr("train", verbose=False)
+        b = compare.ROW_BUDGET
+        print(f"retraining {', '.join(train)}: {b['steps']:,} steps of batch {b['batch_size']} on "
+              f"{len(train_hr)} images of {train_source}", flush=True)
+        ckpt_dir = output_dir() / "diffusion-sr"
+        trained = compare.train_rows(
+            train_hr, train, steps=b["steps"], batch_size=b["batch_size"], lr=b["lr"],
+            device=device or "cpu", ckpt_dir=ckpt_dir, source=train_source,
+            teacher=nets["resshift_t4"])
+        for name, net in trained.items():  # fp16 files as shipped: cmp_<name>.pt
+            digest = pretrained.save_weights(net, ckpt_dir / f"cmp_{name}.pt")
+            print(f"  wrote {ckpt_dir / f'cmp_{name}.pt'} (sha256 {digest})")
+        nets.update(trained)
+    methods = compare.row_methods(nets)
+    methods += [compare.Method.from_model("regression (card budget)",
+                                          pretrained.load("tinyunet_regression")),
+                compare.Method.from_model("SR3 DDIM linear, s=1 (card budget)",
+                                          pretrained.load("tinyunet_diffusion_linear"), steps=5)]
+    b = compare.ROW_BUDGET
+    print(f"CIFAR-10 x2 on {source}: {len(hr)} test images, seed {seed}. Every row but the "
+          f"last two trained alike: {b['steps']:,} Adam steps of batch {b['batch_size']}, lr "
+          f"{b['lr']}, seed 0 (the last two: the model card's 24,000 x 256). ms: CPU median per "
+          f"image at batch 1, {threads} threads; img/s: batch 256, same threads. PSNR/SSIM: "
+          "RGB, 8-bit outputs; HF ratio: upper-band energy share of SR / HR (1 = as much "
+          "detail); FD-CIFAR: Frechet distance in the course classifier's features (not FID); "
+          "diversity: mean per-pixel std "
+          "over 4 seeds", flush=True)
+    rows = compare.method_rows(methods, (lr, hr), seed=seed, threads=threads)
+    print(format_table(rows, compare.TABLE_COLUMNS))
+    print("\nthe TinyUNet paper's Table 1 as published (full-size models, settings not stated: "
+          "not comparable row by row with the table above):")
+    print(format_table(list(compare.PAPER_TABLE), ["name", "steps", "params_m", "ms", "psnr_rgb",
+                                                   "ssim_rgb"]))
+    return rows
+
+
+def bench_tinyunet_ablation(limit: int | None = None, device: str | None = None,
+                            threads: int = 2) -> list[dict]:
+    """Issue 13's ablation: every ``compare.ABLATION`` variant trained (or loaded from its
+    checkpoint in ``output_dir()/ablation``) as a regression TinyUNet with
+    ``compare.ROW_BUDGET``, then params (the 7-channel diffusion form, the one sampled 5
+    times), MACs per call, CPU ms for 5 calls at batch 1 (``threads``) and PSNR / SSIM /
+    HF ratio on the CIFAR-10 test split; the best against the paper's network."""
+    b = compare.ROW_BUDGET
+    train_hr, train_source = cifar10_hr("train", verbose=False)
+    print(f"training (or loading) {len(compare.ABLATION)} variants: {b['steps']:,} steps of "
+          f"batch {b['batch_size']} on {len(train_hr)} images of {train_source}", flush=True)
+    models = compare.train_ablation(train_hr, steps=b["steps"], batch_size=b["batch_size"],
+                                    lr=b["lr"], device=device or "cpu",
+                                    ckpt_dir=output_dir() / "ablation", source=train_source)
+    hr_uint8, source = cifar10_hr("test", limit, verbose=False)
+    lr, hr = make_pairs(hr_uint8.float() / 255, 2)
+    rows = []
+    for name, model in models.items():
+        sampled = compare.ablation_model(name, mode="diffusion").net.eval()
+        x = torch.rand(1, 7, 32, 32)
+        with config.num_threads(threads), torch.no_grad():
+            lat = cost.measure_latency(lambda z, n=sampled: [n(z) for _ in range(5)], x, 5, 40)
+        res = evaluate(model, (lr, hr), 2)
+        rows.append({"name": name, "params_m": cost.count_params(sampled) / 1e6,
+                     "macs_m": cost.count_macs(sampled, (1, 7, 32, 32)) / 1e6,
+                     "ms": lat.median_ms, "psnr_rgb": res["psnr_rgb"], "ssim_rgb": res["ssim_rgb"],
+                     "hf_ratio": res["hf_ratio"]})
+    print(f"\nregression TinyUNets on {source}, {len(hr)} test images (PSNR/SSIM RGB, 8-bit); "
+          f"Param(M) and MACs(M): the diffusion form (7 input channels), one call on 32x32; ms: "
+          f"5 calls at batch 1 on the CPU, {threads} threads (what a 5-step sampler spends in its "
+          "network):")
+    print(format_table(rows, ["name", "params_m", "macs_m", "ms", "psnr_rgb", "ssim_rgb",
+                              "hf_ratio"]))
+    paper = rows[0]
+    best = max(rows, key=lambda r: r["psnr_rgb"])
+    gain = best["psnr_rgb"] - paper["psnr_rgb"]
+    bicubic_psnr = evaluate(bicubic(2), (lr, hr), 2)["psnr_rgb"]
+    print(f"\nbest: {best['name']}, {gain:+.2f} dB over the paper's network, "
+          f"{best['psnr_rgb'] - bicubic_psnr:+.2f} dB over bicubic (target +2.5), 5 calls in "
+          f"{best['ms']:.2f} ms (the sampler's target: 2.5 ms in all)")
+    return rows

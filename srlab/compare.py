@@ -9,16 +9,23 @@ Print the rows with ``srlab.evaluate.format_table``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from srlab.config import num_threads
+from srlab import pretrained
+from srlab.config import num_threads, seed_everything
 from srlab.cost import count_macs, measure_latency
-from srlab.degradation import bicubic
+from srlab.data import PatchSampler
+from srlab.degradation import bicubic, make_pairs
 from srlab.evaluate import METRICS, evaluate, fd_cifar_features, sample_diversity
+from srlab.models import ResDiffSR, ResShiftSR, TinyUNetSR
+from srlab.models.resshift_sr import sinsr_loss, sinsr_student
+from srlab.train import fit
 
 Sample = Callable[[torch.Tensor, int], torch.Tensor]  # (lr, seed) -> sr
 
@@ -110,3 +117,182 @@ def method_rows(methods: Sequence[Method], data: tuple[torch.Tensor, torch.Tenso
                      **{k: res[k] for k in METRICS}, "hf_ratio": res["hf_ratio"],
                      "fd": res["fd"], "diversity": spread})
     return rows
+
+
+# --- the comparison rows of notebook 06 and ``bench diffusion-sr``: recipes and training ------
+
+# one budget for every row (``python -m srlab bench diffusion-sr --train`` uses it)
+ROW_BUDGET = {"steps": 4000, "batch_size": 128, "lr": 2e-3}
+ROW_LABELS = {  # row name (shipped weights: "cmp_<name>") -> the table's label
+    "regression": "regression",
+    "sr3_linear_s1": "SR3 DDIM linear, s=1",
+    "sr3_linear": "SR3 DDIM linear, s=1/std",
+    "sr3_cosine": "SR3 DDIM cosine, s=1/std",
+    "resshift_t15": "ResShift T=15",
+    "resshift_t4": "ResShift T=4",
+    "sinsr_student": "SinSR-style student",
+    "resdiff": "ResDiff-style",
+}
+ROWS = tuple(ROW_LABELS)
+
+
+def fresh_row(name: str, residual_scale: float) -> nn.Module:
+    """An untrained network for row ``name`` (a key of ``ROW_LABELS`` other than the student,
+    which starts as a copy of its teacher: ``sinsr_student``). ``residual_scale``: 1 / the
+    residual's std on the training images, for the SR3 rows that scale it."""
+    makers = {
+        "regression": lambda: TinyUNetSR(mode="regression"),
+        "sr3_linear_s1": lambda: TinyUNetSR(schedule="linear"),
+        "sr3_linear": lambda: TinyUNetSR(schedule="linear", residual_scale=residual_scale),
+        "sr3_cosine": lambda: TinyUNetSR(schedule="cosine", residual_scale=residual_scale),
+        "resshift_t15": lambda: ResShiftSR(T=15, min_noise=0.04),
+        "resshift_t4": lambda: ResShiftSR(T=4, min_noise=0.2),
+        "resdiff": lambda: ResDiffSR(schedule="linear"),
+    }
+    if name not in makers:
+        raise ValueError(f"unknown comparison row {name!r}: expected one of "
+                         f"{', '.join(makers)} (the student is made from its teacher)")
+    return makers[name]()
+
+
+def train_rows(train_hr: torch.Tensor, names: Sequence[str] = ROWS, *, steps: int,
+               batch_size: int, lr: float = 2e-3, device: str | torch.device = "cpu",
+               ckpt_dir: str | os.PathLike, source: str = "", teacher: nn.Module | None = None,
+               log: Callable[[str], None] = print) -> dict[str, nn.Module]:
+    """Train the comparison rows ``names`` alike (Adam, ``steps`` x ``batch_size``, seed 0,
+    flips) on ``train_hr`` (N, 3, 32, 32) uint8 HR images; return {name: network} on the CPU
+    in eval mode.
+
+    Each run keeps a resumable checkpoint in ``ckpt_dir`` named by row, budget and image count
+    (a rerun loads it). The SinSR student is distilled from ``resshift_t4``: trained in the
+    same call when listed, else ``teacher``. ResDiff trains its CNN and then its denoiser for
+    half the steps each, the same total.
+    """
+    unknown = [n for n in names if n not in ROW_LABELS]
+    if unknown:
+        raise ValueError(f"unknown comparison rows {unknown}: expected some of {', '.join(ROWS)}")
+    if "sinsr_student" in names and "resshift_t4" not in names and teacher is None:
+        raise ValueError("the SinSR student needs its teacher: list 'resshift_t4' too or pass "
+                         "teacher=")
+    batches = PatchSampler(train_hr, scale=2, patch_size=None, augment="flip", device=device,
+                           source=source)
+    std = TinyUNetSR.residual_std(train_hr)
+    if not std > 0:
+        raise ValueError(f"the {len(train_hr)} training images have no detail beyond bicubic "
+                         "(residual std 0): expected real HR images, (N, 3, 32, 32) uint8")
+    residual_scale = 1 / std
+    tag = f"{steps}x{batch_size}_{len(train_hr)}img"
+    ckpt_dir = Path(ckpt_dir)
+    common = dict(batch_size=batch_size, lr=lr, amp=False, device=device, log_every=25,
+                  progress=False)
+    nets: dict[str, nn.Module] = {}
+    for name in sorted(names, key=ROWS.index):  # the teacher before its student
+        seed_everything(0)
+        if name == "sinsr_student":
+            teach = nets.get("resshift_t4", teacher)
+            net = sinsr_student(teach)
+            h = fit(net, batches, steps=steps, loss=sinsr_loss(teach.to(device)),
+                    ckpt_path=ckpt_dir / f"{name}_{tag}.ckpt", **common)
+            teach.cpu()
+            seconds = h["seconds"]
+        elif name == "resdiff":
+            net = fresh_row(name, residual_scale)
+            half = max(steps // 2, 1)
+            h1 = fit(net, batches, steps=half, loss=lambda m, lr_, hr: m.cnn_loss(lr_, hr),
+                     ckpt_path=ckpt_dir / f"{name}_cnn_{tag}.ckpt", **common)
+            net.cnn.requires_grad_(False)  # stage 2 trains the denoiser only
+            lr_fit, hr_fit = make_pairs(train_hr[:2000].float().to(device) / 255, 2)
+            net.config["residual_scale"] = 1 / net.residual_std(lr_fit, hr_fit)
+            h = fit(net, batches, steps=half, loss="model",
+                    ckpt_path=ckpt_dir / f"{name}_{tag}.ckpt", **common)
+            seconds = h1["seconds"] + h["seconds"]
+        else:
+            net = fresh_row(name, residual_scale)
+            h = fit(net, batches, steps=steps, loss="model",
+                    ckpt_path=ckpt_dir / f"{name}_{tag}.ckpt", **common)
+            seconds = h["seconds"]
+        nets[name] = net.cpu().eval()
+        log(f"  {ROW_LABELS[name]:<26} {sum(p.numel() for p in net.parameters()):>7,} "
+            f"parameters, {seconds:5.0f} s, last loss {h['loss'][-1]:.4f}")
+    return nets
+
+
+def row_methods(nets: dict[str, nn.Module]) -> list[Method]:
+    """bicubic, then one ``Method`` per row in ``nets`` (the table's order), plus the
+    ResShift T=4 model sampled with SinSR's ODE (the student's teacher) when present."""
+    methods = [bicubic_method()]
+    for name in sorted(nets, key=ROWS.index):
+        methods.append(Method.from_model(ROW_LABELS[name], nets[name]))
+        if name == "resshift_t4":
+            ode = ResShiftSR.from_config({**nets[name].config, "deterministic": True})
+            ode.load_state_dict(nets[name].state_dict())
+            methods.append(Method.from_model("ResShift T=4, SinSR ODE", ode.eval()))
+    return methods
+
+
+def shipped_rows(names: Sequence[str] = ROWS) -> dict[str, nn.Module]:
+    """The shipped comparison networks (``srlab/weights/cmp_<name>.pt``, trained with
+    ``ROW_BUDGET``), {name: network} on the CPU in eval mode."""
+    return {name: pretrained.load(f"cmp_{name}") for name in names}
+
+
+# The TinyUNet paper's Table 1, as published: full-size models, training and timing settings
+# not stated; printed next to ours, never mixed into it.
+PAPER_TABLE = (
+    {"name": "SinSR", "steps": 1, "params_m": 2.1, "ms": 12.4, "psnr_rgb": 27.2, "ssim_rgb": 0.83},
+    {"name": "ResShift", "steps": 15, "params_m": 1.7, "ms": 20.2, "psnr_rgb": 28.9,
+     "ssim_rgb": 0.85},
+    {"name": "ResDiff", "steps": 50, "params_m": 3.4, "ms": 45.5, "psnr_rgb": 29.8,
+     "ssim_rgb": 0.86},
+    {"name": "TinyUNet (5-step DDIM)", "steps": 5, "params_m": 0.15, "ms": 6.8, "psnr_rgb": 28.5,
+     "ssim_rgb": 0.84},
+)
+TABLE_COLUMNS = ("name", "steps", "params_m", "macs_m", "ms", "ips", "psnr_rgb", "ssim_rgb",
+                 "hf_ratio", "fd", "diversity")
+
+
+# --- the TinyUNet ablation (model card): the network inside the paper's shape, <= 150k params --
+
+ABLATION = {  # name -> (width, TinyUNet variant options); regression TinyUNets, ROW_BUDGET
+    "paper: 48/96, ReLU": ((48, 96), {}),
+    "SiLU": ((48, 96), {"activation": "silu"}),
+    "full-res first stage, 48/92": ((48, 92), {"first_stride": 1}),
+    "separable, 144/384": ((144, 384), {"separable": True}),
+    "pixel shuffle, 38/76": ((38, 76), {"upsample": "pixel_shuffle"}),
+    "separable + pixel shuffle, 96/192": ((96, 192), {"separable": True,
+                                                       "upsample": "pixel_shuffle"}),
+}
+
+
+def ablation_model(name: str, mode: str = "regression") -> TinyUNetSR:
+    """A fresh TinyUNetSR (``mode``) with the network of ablation variant ``name``."""
+    if name not in ABLATION:
+        raise ValueError(f"unknown ablation variant {name!r}: expected one of "
+                         f"{', '.join(ABLATION)}")
+    width, options = ABLATION[name]
+    return TinyUNetSR(mode=mode, width=width, net=options or None)
+
+
+def train_ablation(train_hr: torch.Tensor, names: Sequence[str] | None = None, *,
+                   steps: int, batch_size: int, lr: float = 2e-3,
+                   device: str | torch.device = "cpu", ckpt_dir: str | os.PathLike,
+                   source: str = "", log: Callable[[str], None] = print
+                   ) -> dict[str, TinyUNetSR]:
+    """Train the regression TinyUNet of every ablation variant ``names`` as ``train_rows``
+    trains its rows (same batches, seed and budget; resumable checkpoints in ``ckpt_dir``);
+    return {name: model} on the CPU in eval mode. ``names``: default every variant."""
+    names = list(ABLATION) if names is None else names
+    batches = PatchSampler(train_hr, scale=2, patch_size=None, augment="flip", device=device,
+                           source=source)
+    tag = f"{steps}x{batch_size}_{len(train_hr)}img"
+    models = {}
+    for name in names:
+        seed_everything(0)
+        model = ablation_model(name)
+        h = fit(model, batches, steps=steps, batch_size=batch_size, lr=lr, loss="model",
+                amp=False, device=device, log_every=25, progress=False,
+                ckpt_path=Path(ckpt_dir) / f"ablation{list(ABLATION).index(name)}_{tag}.ckpt")
+        models[name] = model.cpu().eval()
+        log(f"  {name:<34} {sum(p.numel() for p in model.parameters()):>7,} parameters, "
+            f"{h['seconds']:5.0f} s, last loss {h['loss'][-1]:.4f}")
+    return models

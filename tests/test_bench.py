@@ -206,3 +206,50 @@ def test_bench_tinyunet_end_to_end(monkeypatch, capsys):
     assert targets == ["  " + line for line in bench._tinyunet_targets(rows)
                        + bench._sampling_targets(sampling)]
     assert len(targets) == 12 and result["targets"] == [t.strip() for t in targets]
+
+
+def test_bench_diffusion_sr_prints_the_table_and_retrains_a_row(monkeypatch, tmp_path, capsys):
+    from srlab import compare
+
+    torch.manual_seed(0)
+    untrained = {name: compare.fresh_row(name, 10.0).eval() for name in compare.ROWS
+                 if name != "sinsr_student"}
+    untrained["sinsr_student"] = compare.sinsr_student(untrained["resshift_t4"]).eval()
+    monkeypatch.setattr(compare, "shipped_rows", lambda: dict(untrained))
+    monkeypatch.setattr(compare, "ROW_BUDGET", {"steps": 2, "batch_size": 4, "lr": 2e-3})
+    monkeypatch.setenv("SRLAB_OUTPUTS", str(tmp_path / "out"))
+    rows = bench.bench_diffusion_sr(limit=6, train=["regression"])
+    out = capsys.readouterr().out
+    names = [r["name"] for r in rows]
+    assert names[:2] == ["bicubic", "regression"]
+    assert names[-2:] == ["regression (card budget)", "SR3 DDIM linear, s=1 (card budget)"]
+    assert len(rows) == len(compare.ROWS) + 4  # + bicubic, SinSR ODE, two card-budget rows
+    assert "retraining regression: 2 steps of batch 4" in out
+    assert "2 Adam steps of batch 4" in out and "6 test images" in out
+    assert "the TinyUNet paper's Table 1 as published" in out
+    for r in rows:  # every number printed is a measured one
+        assert r["psnr_rgb"] > 0 and r["ms"] > 0 and r["ips"] > 0
+        assert f"{r['psnr_rgb']:.2f}" in out
+    # the retrained row left its checkpoint and an fp16 weights file like the shipped ones
+    assert list((tmp_path / "out" / "diffusion-sr").glob("regression_2x4_*img.ckpt"))
+    shipped_like = tmp_path / "out" / "diffusion-sr" / "cmp_regression.pt"
+    assert f"wrote {shipped_like} (sha256 " in out
+    assert bench.pretrained.load(shipped_like).kind == "tinyunet"
+
+
+def test_bench_tinyunet_ablation_trains_each_variant_and_names_the_best(monkeypatch, tmp_path,
+                                                                         capsys):
+    from srlab import compare
+
+    monkeypatch.setattr(compare, "ROW_BUDGET", {"steps": 2, "batch_size": 4, "lr": 2e-3})
+    two = {k: compare.ABLATION[k] for k in ("paper: 48/96, ReLU", "pixel shuffle, 38/76")}
+    monkeypatch.setattr(compare, "ABLATION", two)
+    monkeypatch.setenv("SRLAB_OUTPUTS", str(tmp_path / "out"))
+    rows = bench.bench_tinyunet_ablation(limit=6)
+    out = capsys.readouterr().out
+    assert [r["name"] for r in rows] == list(two)
+    assert rows[0]["params_m"] == pytest.approx(0.125379)  # the shipped diffusion TinyUNet's
+    assert all(r["params_m"] <= 0.150 and r["ms"] > 0 and r["psnr_rgb"] > 0 for r in rows)
+    best = max(rows, key=lambda r: r["psnr_rgb"])
+    assert f"best: {best['name']}, {best['psnr_rgb'] - rows[0]['psnr_rgb']:+.2f} dB" in out
+    assert len(list((tmp_path / "out" / "ablation").glob("ablation*_2x4_*img.ckpt"))) == 2

@@ -103,6 +103,7 @@ def test_info_reports_mode_device_data_and_benchmarks(monkeypatch, tmp_path, cap
     ([], "the following arguments are required: command"),
     (["eval", "msrn", "--scale", "1"], "argument --scale: must be an integer >= 2, got 1"),
     (["bench", "gan"], "invalid choice: 'gan'"),
+    (["bench", "diffusion-sr", "--train", "sr4"], "invalid choice: 'sr4'"),
     (["bench", "sr", "--threads", "0"], "argument --threads: must be an integer >= 1"),
     (["eval", "msrn", "--tile", "x"], "argument --tile: expected an integer, got 'x'"),
 ])

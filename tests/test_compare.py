@@ -36,3 +36,51 @@ def test_any_method_gets_a_row():
     assert all(r["ms"] > 0 and r["ips"] > 0 for r in rows)
     assert "MACs(M)" in format_table(rows)
 
+
+
+def test_train_rows_trains_every_row_alike_and_resumes(tmp_path):
+    from srlab import compare
+
+    g = torch.Generator().manual_seed(1)
+    hr = (torch.rand(24, 3, 32, 32, generator=g) * 255).to(torch.uint8)
+    lines = []
+    nets = compare.train_rows(hr, compare.ROWS, steps=2, batch_size=4, ckpt_dir=tmp_path,
+                              log=lines.append)
+    assert list(nets) == list(compare.ROWS)
+    assert len(lines) == len(compare.ROWS)
+    assert all(not net.training for net in nets.values())
+    # the SR3 rows that scale the residual share one measured 1/std; s=1 does not scale it
+    assert nets["sr3_linear"].config["residual_scale"] == nets["sr3_cosine"].config[
+        "residual_scale"] == pytest.approx(1 / TinyUNetSR.residual_std(hr))
+    assert nets["sr3_linear_s1"].config["residual_scale"] == 1.0
+    assert nets["sinsr_student"].config["one_step"] and nets["sinsr_student"].step_counts == (1,)
+    assert nets["resdiff"].config["residual_scale"] != 1.0  # measured on the CNN's residual
+    # one checkpoint per run, named by budget and data; a rerun loads them, same weights
+    assert len(list(tmp_path.glob("*_2x4_24img.ckpt"))) == len(compare.ROWS) + 1  # + ResDiff CNN
+    again = compare.train_rows(hr, ["regression"], steps=2, batch_size=4, ckpt_dir=tmp_path,
+                               log=lines.append)
+    for a, b in zip(again["regression"].state_dict().values(),
+                    nets["regression"].state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    methods = compare.row_methods(nets)
+    names = [m.name for m in methods]
+    assert names[0] == "bicubic" and "ResShift T=4, SinSR ODE" in names
+    assert len(methods) == len(compare.ROWS) + 2
+    lr, _ = make_pairs(hr[:2].float() / 255, 2)
+    for m in methods:
+        assert m.sample(lr, 0).shape == (2, 3, 32, 32)
+
+
+def test_train_rows_says_what_it_needs(tmp_path):
+    from srlab import compare
+
+    hr = (torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(2)) * 255).byte()
+    with pytest.raises(ValueError, match="unknown comparison rows"):
+        compare.train_rows(hr, ["sr4"], steps=1, batch_size=2, ckpt_dir=tmp_path)
+    with pytest.raises(ValueError, match="needs its teacher"):
+        compare.train_rows(hr, ["sinsr_student"], steps=1, batch_size=2, ckpt_dir=tmp_path)
+    with pytest.raises(ValueError, match="no detail beyond bicubic"):
+        compare.train_rows(torch.zeros_like(hr), ["regression"], steps=1, batch_size=2,
+                           ckpt_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown comparison row 'x'"):
+        compare.fresh_row("x", 1.0)

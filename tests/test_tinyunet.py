@@ -64,3 +64,61 @@ def test_bad_constructor_arguments():
         TinyUNet(out_range=(1.0, -1.0))
     with pytest.raises(ValueError, match=">= 1"):
         TinyUNet(width=(0, 8))
+
+
+VARIANTS = [
+    ({"first_stride": 1}, (48, 92), 2, ["conv k3 s1", "conv k4 s2", "convT k4 s2", "convT k3 s1"]),
+    ({"separable": True}, (128, 320), 4,
+     ["conv k4 s2", "depthwise conv k3 s2 + conv k1 s1", "conv k1 s1 + depthwise convT k4 s2",
+      "convT k4 s2"]),
+    ({"upsample": "pixel_shuffle"}, (38, 76), 4,
+     ["conv k4 s2", "conv k3 s2", "conv k3 s1 + pixel shuffle", "conv k3 s1 + pixel shuffle"]),
+    ({"activation": "silu"}, (48, 96), 4, ["conv k4 s2", "conv k3 s2", "convT k4 s2",
+                                           "convT k4 s2"]),
+]
+
+
+@pytest.mark.parametrize("options, width, multiple, layers", VARIANTS)
+def test_variants_keep_the_shape_and_start_at_the_middle(options, width, multiple, layers):
+    net = TinyUNet(7, 3, width, (-2.0, 2.0), **options)
+    assert count_params(net) <= 150_000
+    assert net.config == {"in_channels": 7, "out_channels": 3, "width": list(width),
+                          "out_range": [-2.0, 2.0], **options}
+    x = torch.rand(2, 7, 4 * multiple, 6 * multiple)
+    out = net(x)
+    assert out.shape == (2, 3, 4 * multiple, 6 * multiple)
+    assert torch.equal(out, torch.zeros_like(out))  # zero last layer: the middle of the range
+    described = [name.split(" ", 1)[1].rsplit(" + ", 1)[0] for name, _, _ in net.layer_shapes(x)
+                 if name.startswith(("enc", "dec"))]
+    assert described == layers
+    # the default network's layers, names and weights are the paper's, unchanged
+    assert [k for k in TinyUNet().state_dict()] == ["enc1.weight", "enc1.bias", "enc2.weight",
+                                                    "enc2.bias", "dec1.weight", "dec1.bias",
+                                                    "dec2.weight", "dec2.bias"]
+
+
+def test_variant_options_are_checked():
+    with pytest.raises(ValueError, match="first_stride"):
+        TinyUNet(first_stride=3)
+    with pytest.raises(ValueError, match="upsample"):
+        TinyUNet(upsample="nearest")
+    with pytest.raises(ValueError, match="activation"):
+        TinyUNet(activation="tanh")
+    with pytest.raises(ValueError, match="multiples of 2"):
+        TinyUNet(first_stride=1)(torch.rand(1, 7, 6, 7))
+
+
+def test_a_variant_round_trips_through_its_config(tmp_path):
+    from srlab import pretrained
+    from srlab.models import TinyUNetSR
+
+    torch.manual_seed(0)
+    model = TinyUNetSR(mode="regression", width=(38, 76), net={"upsample": "pixel_shuffle"})
+    for p in model.parameters():
+        p.data.normal_(0, 0.05)
+    assert model.config["net"] == {"upsample": "pixel_shuffle"}
+    pretrained.save_weights(model, tmp_path / "v.pt")
+    again = pretrained.load(tmp_path / "v.pt")
+    lr = torch.rand(2, 3, 8, 8)
+    assert torch.allclose(again.upscale(lr), model.half().float().upscale(lr), atol=1e-6)
+    assert "net" not in TinyUNetSR(mode="regression").config  # the paper's: no variant key

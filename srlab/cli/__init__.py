@@ -17,6 +17,7 @@ from srlab.cli.course import run_course
 from srlab.cli.demo import run_demo
 from srlab.cli.evaluate import run_eval
 from srlab.cli.train import run_train
+from srlab.compare import ROWS
 from srlab.data import available_benchmarks
 from srlab.models import SR_MODELS
 
@@ -110,12 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="TinyUNet: DDIM steps to evaluate")
 
     b = sub.add_parser("bench", help="measure params, MACs, latency and quality")
-    b.add_argument("what", choices=("sr", "tinyunet"))
+    b.add_argument("what", choices=("sr", "tinyunet", "diffusion-sr", "tinyunet-ablation"))
     b.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads (default 2)")
     b.add_argument("--device", help="also time on this device (e.g. cuda)")
     b.add_argument("--limit", type=positive_int, help="evaluate on N images only")
     b.add_argument("--sets", nargs="+", help="benchmark sets (default: all found)")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--train", nargs="+", metavar="ROW", choices=ROWS + ("all",),
+                   help=f"diffusion-sr: retrain these rows ({', '.join(ROWS)}, or all) with the "
+                        "comparison budget first")
     add_course_parser(sub)
     return parser
 
@@ -144,8 +148,13 @@ def main(argv: list[str] | None = None) -> int:
             return run_course(args)
         elif args.what == "sr":
             bench.bench_sr(args.device, args.sets, args.limit, args.seed)
-        else:
+        elif args.what == "tinyunet":
             bench.bench_tinyunet(args.device, args.limit, args.seed)
+        elif args.what == "tinyunet-ablation":
+            bench.bench_tinyunet_ablation(args.limit, args.device, args.threads)
+        else:
+            rows = list(ROWS) if args.train and "all" in args.train else args.train
+            bench.bench_diffusion_sr(args.limit, args.seed, rows, args.device, args.threads)
     except (ValueError, TypeError, FileNotFoundError) as err:  # bad input: say it, no traceback
         parser.exit(2, f"error: {err}\n")
     return 0

@@ -73,7 +73,8 @@ class TinyUNetSR(nn.Module):
                  prediction: str = "x0", zero_terminal_snr: bool = False,
                  spacing: str = "trailing", residual: bool = True, residual_scale: float = 1.0,
                  width: Sequence[int] = (48, 96), default_steps: int = 5,
-                 train_timesteps: str = "sampler", loss: str = "l2") -> None:
+                 train_timesteps: str = "sampler", loss: str = "l2",
+                 net: dict | None = None) -> None:
         super().__init__()
         check_choice(mode, MODES, "mode")
         check_choice(schedule, SCHEDULES, "schedule")
@@ -92,11 +93,13 @@ class TinyUNetSR(nn.Module):
         else:
             in_ch = 3
             out_range = (-1.0, 1.0) if residual else (0.0, 1.0)
-        self.net = TinyUNet(in_ch, 3, tuple(width), out_range)
+        self.net = TinyUNet(in_ch, 3, tuple(width), out_range, **(net or {}))
         self.config = {
             "mode": mode, "residual": bool(residual), "residual_scale": float(residual_scale),
             "width": [int(w) for w in width], "scale": SCALE, "default_steps": int(default_steps),
         }
+        if net:  # a TinyUNet variant (its keyword options); the paper's network has none
+            self.config["net"] = dict(net)
         if diffusion:
             self.config.update({
                 "schedule": {"name": schedule, "T": int(T),
@@ -113,7 +116,7 @@ class TinyUNetSR(nn.Module):
         kwargs = {"mode": c.get("mode", "diffusion"), "residual": c.get("residual", True),
                   "residual_scale": c.get("residual_scale", 1.0),
                   "width": tuple(c.get("width", (48, 96))),
-                  "default_steps": c.get("default_steps", 5)}
+                  "default_steps": c.get("default_steps", 5), "net": c.get("net")}
         if kwargs["mode"] == "diffusion":
             s = c.get("schedule") or {}
             kwargs.update(schedule=s.get("name", "cosine"), T=s.get("T", 1000),
