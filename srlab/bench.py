@@ -364,8 +364,7 @@ def bench_diffusion_sr(limit: int | None = None, seed: int = 0, train: list[str]
     print(format_table(rows, compare.TABLE_COLUMNS))
     print("\nthe TinyUNet paper's Table 1 as published (full-size models, settings not stated: "
           "not comparable row by row with the table above):")
-    print(format_table(list(compare.PAPER_TABLE), ["name", "steps", "params_m", "ms", "psnr_rgb",
-                                                   "ssim_rgb"]))
+    print(compare.format_paper_table())
     return rows
 
 

@@ -247,6 +247,19 @@ PAPER_TABLE = (
     {"name": "TinyUNet (5-step DDIM)", "steps": 5, "params_m": 0.15, "ms": 6.8, "psnr_rgb": 28.5,
      "ssim_rgb": 0.84},
 )
+
+
+def format_paper_table() -> str:
+    """``PAPER_TABLE`` as an aligned text table, every value as the paper prints it."""
+    keys = ("name", "steps", "params_m", "ms", "psnr_rgb", "ssim_rgb")
+    lines = [("model", "Step", "Param(M)", "ms", "PSNR", "SSIM")]
+    lines += [tuple(str(r[k]) for k in keys) for r in PAPER_TABLE]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(keys))]
+    return "\n".join(" ".join(v.ljust(w) if i == 0 else v.rjust(w)
+                              for i, (v, w) in enumerate(zip(line, widths, strict=True)))
+                     for line in lines)
+
+
 TABLE_COLUMNS = ("name", "steps", "params_m", "macs_m", "ms", "ips", "psnr_rgb", "ssim_rgb",
                  "hf_ratio", "fd", "diversity")
 

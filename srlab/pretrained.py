@@ -31,6 +31,15 @@ SHA256: dict[str, str] = {
     "tinyunet_diffusion_linear": "d79a27cf8d9c8f725b6de6fcbc3a467aacb7ec6499ff1c0159de5e21552fcb70",
     "tinyunet_diffusion_cosine": "82a2f081a262aa6236e913c2730377af208de96c906100b0dc8510946df41013",
     "cifar10_classifier": "7823ae8a57cfabacb1669c0d70d32a391e4857b062e019fd98786cc44d6b50a4",
+    # the comparison rows of notebook 06 (srlab.compare.ROWS), one budget: compare.ROW_BUDGET
+    "cmp_regression": "07f8755cb0996f4636738ede1d089efc3a794f3c3578608b3fe94fcb2901f4c5",
+    "cmp_sr3_linear_s1": "623f18716bada14a3125f5a1f6a541a4630f60d5e7f984ec1e703901b2b582a8",
+    "cmp_sr3_linear": "5457213e7c06a895edc599ff040497914eddab48bccf720662cb0e9058779444",
+    "cmp_sr3_cosine": "4e813f3595519c56dd9fa82eaa91d36d6368d6a065285c2b0648ffa51f193d02",
+    "cmp_resshift_t15": "454d9281cf463e30970f7bf6bc17b2f2d479aeb659bdfcbdd0aed4976fe4d0cb",
+    "cmp_resshift_t4": "5229b806f0938a2c97d0c128978cfd1dfaefce9c1574104f1c627371e5798485",
+    "cmp_sinsr_student": "9585a9b975cf1ecb3f774f1ccef63c9570f266b5f2bcf63d4c0f73b630922b47",
+    "cmp_resdiff": "326c87140df45decfaed35f7c96e3868b377a97c1c5c69cd17074d1090f60dcb",
 }
 TINYUNET_NAMES = ("tinyunet_regression", "tinyunet_diffusion_linear", "tinyunet_diffusion_cosine")
 

@@ -68,6 +68,12 @@ def test_demo_writes_figure_offline(tmp_path, capsys):
     assert (tmp_path / "demo.png").stat().st_size > 10_000
     assert "offline: yes" in out and "mean x4" in out and "measured 0.1189" in out
     assert "smsrn_x4" in out and "888,929 params" in out
+    # the diffusion part: regression vs two seeds of the diffusion row, and the comparison table
+    assert (tmp_path / "demo_diffusion.png").stat().st_size > 10_000
+    table = out[out.index("the few-step comparison"):].splitlines()
+    for label in ("bicubic", "regression", "SR3 DDIM linear, s=1/std", "ResShift T=15",
+                  "SinSR-style student", "ResDiff-style"):
+        assert any(line.startswith(label + " ") for line in table), label
 
 
 def test_info_reports_mode_device_data_and_benchmarks(monkeypatch, tmp_path, capsys):

@@ -84,3 +84,13 @@ def test_train_rows_says_what_it_needs(tmp_path):
                            ckpt_dir=tmp_path)
     with pytest.raises(ValueError, match="unknown comparison row 'x'"):
         compare.fresh_row("x", 1.0)
+
+
+def test_the_papers_table_is_printed_as_published():
+    from srlab.compare import PAPER_TABLE, format_paper_table
+
+    lines = format_paper_table().splitlines()
+    assert lines[0].split() == ["model", "Step", "Param(M)", "ms", "PSNR", "SSIM"]
+    assert lines[1].split() == ["SinSR", "1", "2.1", "12.4", "27.2", "0.83"]
+    assert lines[4].split()[-5:] == ["5", "0.15", "6.8", "28.5", "0.84"]
+    assert len(lines) == len(PAPER_TABLE) + 1

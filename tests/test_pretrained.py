@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from srlab import checkpoint, pretrained
+from srlab import checkpoint, compare, pretrained
 from srlab.data import benchmark_set, embedded_images
 from srlab.degradation import bicubic, make_pairs
 from srlab.evaluate import evaluate
@@ -16,7 +16,8 @@ from srlab.models import MSRN, SMSRN, TinyUNetSR
 from srlab.train import fit
 
 SHIPPED_SR = ("msrn_x4", "smsrn_x4", *pretrained.TINYUNET_NAMES)  # images in, images out
-SHIPPED = (*SHIPPED_SR, "cifar10_classifier")
+SHIPPED_ROWS = tuple(f"cmp_{row}" for row in compare.ROWS)  # notebook 06's comparison rows
+SHIPPED = (*SHIPPED_SR, "cifar10_classifier", *SHIPPED_ROWS)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,24 @@ def test_shipped_sr_weights_load_in_eval_mode_on_cpu(name, cls, shipped):
     assert sr.shape == (1, 3, 32, 32)
     # a trained network maps a flat grey image to (nearly) the same grey
     assert (sr - 0.5).abs().mean() < 0.05
+
+
+def test_shipped_comparison_rows_are_the_recipes_networks(shipped):
+    lr = embedded_images()["astronaut"][..., 100:132, 200:232]  # a 32x32 LR patch
+    for row in compare.ROWS:
+        model = shipped[f"cmp_{row}"]
+        fresh = (compare.sinsr_student(compare.fresh_row("resshift_t4", 1.0)) if
+                 row == "sinsr_student" else compare.fresh_row(row, 1.0))
+        assert type(model) is type(fresh) and not model.training, row
+        assert list(model.state_dict()) == list(fresh.state_dict()), row
+        sr = model.upscale(lr, seed=0)
+        assert sr.shape == (1, 3, 64, 64) and 0 <= sr.min() and sr.max() <= 1, row
+    # the SR3 rows that scale the residual share the 1/std measured on the training split
+    assert shipped["cmp_sr3_linear"].config["residual_scale"] == pytest.approx(
+        shipped["cmp_sr3_cosine"].config["residual_scale"]) == pytest.approx(18.59, abs=0.01)
+    crop = {"astronaut": embedded_images()["astronaut"][..., 100:164, 200:264]}
+    assert (evaluate(shipped["cmp_regression"], crop, 2)["psnr_y"]
+            > evaluate(bicubic(2), crop, 2)["psnr_y"] + 0.3)
 
 
 def test_shipped_sr_weights_beat_bicubic(shipped):

@@ -1,20 +1,24 @@
-"""``python -m srlab demo``: the course in one minute, offline, on the embedded photos."""
+"""``python -m srlab demo``: the course in one minute, offline: the x4 networks on an embedded
+photo, then x2 diffusion SR (regression vs two diffusion seeds) on CIFAR-10 and photo thumbnails
+and the few-step comparison table."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import matplotlib
 import torch
 
 from srlab import config, pretrained
+from srlab.compare import TABLE_COLUMNS, method_rows, row_methods, shipped_rows
 from srlab.config import output_dir
 from srlab.cost import cost_table, count_params
-from srlab.data import embedded_images
-from srlab.degradation import bicubic_down, bicubic_up, mod_crop, quantize
-from srlab.evaluate import bicubic_table
+from srlab.data import cifar10_hr, embedded_images
+from srlab.degradation import bicubic_down, bicubic_up, make_pairs, mod_crop, quantize
+from srlab.evaluate import bicubic_table, format_table
 from srlab.metrics import psnr, ssim
-from srlab.viz import compare
+from srlab.viz import compare, show_images
 
 
 def run_demo(out_dir: str | Path | None = None) -> Path:
@@ -55,4 +59,40 @@ def run_demo(out_dir: str | Path | None = None) -> Path:
     path = out / "demo.png"
     fig.savefig(path, dpi=110)
     print(f"\nwrote {path}")
+    diffusion_demo(images, out)
+    return path
+
+
+def diffusion_demo(images: dict[str, torch.Tensor], out: Path, n_table: int = 200) -> Path:
+    """x2 SR of three CIFAR-10 test images and two 64x64 photo thumbnails: LR | bicubic |
+    regression | 5-step diffusion (s = 1/std, two seeds) | HR, from the shipped comparison
+    rows; then their table on the first ``n_table`` test images. Writes demo_diffusion.png."""
+    t0 = time.perf_counter()
+    hr_uint8, source = cifar10_hr("test", limit=n_table, verbose=False)
+    lr_test, hr_test = make_pairs(hr_uint8.float() / 255, 2)
+    nets = shipped_rows()
+    regression, diffusion = nets["regression"], nets["sr3_linear"]
+    thumbs = [bicubic_down(mod_crop(images[name], 4)[..., :256, :256], 4, quantize=True)
+              for name in ("chelsea", "astronaut")]  # 64x64 HR: CIFAR-like scale
+    pairs = [(lr_test[i:i + 1], hr_test[i:i + 1]) for i in range(min(3, len(hr_test)))]
+    pairs += [make_pairs(t, 2) for t in thumbs]
+    titles = ["LR", "bicubic", "regression", "diffusion, seed 0", "diffusion, seed 1", "HR"]
+    cells, labels = [], []
+    with torch.no_grad():
+        for row, (lr, hr) in enumerate(pairs):
+            cells += [lr, bicubic_up(lr, 2, quantize=True), quantize(regression.upscale(lr)),
+                      quantize(diffusion.upscale(lr, steps=5, seed=0)),
+                      quantize(diffusion.upscale(lr, steps=5, seed=1)), hr]
+            labels += titles if row == 0 else [""] * len(titles)
+    fig = show_images(cells, labels, ncols=len(titles), size=1.6)
+    path = out / "demo_diffusion.png"
+    fig.savefig(path, dpi=110)
+    print(f"\nx2 diffusion SR ({len(pairs) - 2} CIFAR-10 test images from {source}, 2 photo "
+          f"thumbnails): wrote {path}")
+    rows = method_rows(row_methods(nets), (lr_test, hr_test), repeats=5, diversity_images=100)
+    print(f"\nthe few-step comparison (shipped rows, one training budget) on {len(hr_test)} test "
+          "images; ms: batch 1, 2 CPU threads; python -m srlab bench diffusion-sr prints it on "
+          "the whole test split:")
+    print(format_table(rows, TABLE_COLUMNS))
+    print(f"({time.perf_counter() - t0:.0f} s)")
     return path
