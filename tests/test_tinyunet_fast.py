@@ -97,6 +97,32 @@ def test_not_residual_and_large_images_match_upscale():
     assert fast._runs[((1, 7, 132, 16), "cpu")].up_h is None
 
 
+
+@pytest.mark.parametrize("width, options", [((38, 76), {"upsample": "pixel_shuffle"}),
+                                            ((48, 92), {"first_stride": 1}),
+                                            ((96, 192), {"separable": True,
+                                                         "upsample": "pixel_shuffle",
+                                                         "activation": "silu"})])
+def test_network_variants_match_upscale(width, options):
+    """The ablation's TinyUNet variants sample alike on the fast path."""
+    model = randomised(TinyUNetSR(schedule="linear", width=width, net=options), seed=6)
+    lr = lr_batch(2, seed=7)
+    for form in (FORMS[0], FORMS[1], FORMS[3]):  # eager, frozen, channels_last
+        fast = FastSampler(model, 5, memory_format=form[0], jit=form[1])
+        assert max_diff(fast(lr, seed=8), model.upscale(lr, steps=5, seed=8)) <= TOL
+
+
+def test_shipped_scaled_residual_rows_match_upscale():
+    """x0 = residual x 18.59 (notebook 06's SR3 rows): the fast path still agrees."""
+    lr = lr_batch(4, seed=9)
+    for name in ("cmp_sr3_linear", "cmp_sr3_cosine"):
+        model = pretrained.load(name)
+        assert model.config["residual_scale"] > 10
+        for form in (FORMS[0], FORMS[3]):
+            fast = FastSampler(model, 5, memory_format=form[0], jit=form[1])
+            assert max_diff(fast(lr, seed=2), model.upscale(lr, steps=5, seed=2)) <= TOL
+
+
 def test_bicubic_matrix_is_bicubic_up():
     for h, w in ((16, 16), (6, 10), (2, 4)):
         lr = torch.rand(2, 3, h, w, generator=torch.Generator().manual_seed(h))
