@@ -5,6 +5,11 @@ A method is a function ``sample(lr, seed) -> sr`` with a name, a step count and 
 ``method_rows`` measures every method alike on CIFAR-style test pairs: cost (parameters, MACs,
 ms at batch 1 and images/s batched on the CPU), PSNR/SSIM, HF ratio, FD-CIFAR and diversity.
 Print the rows with ``srlab.evaluate.format_table``.
+
+The comparison's own rows: ``ROW_BUDGET`` / ``ROW_LABELS``, ``fresh_row`` and ``train_rows``
+(every row trained alike), ``row_methods`` and ``shipped_rows`` (the ``cmp_*`` weights),
+``PAPER_TABLE`` (the paper's Table 1, printed beside ours); and ``ABLATION`` /
+``train_ablation``, the TinyUNet variants of the model card. ``srlab.bench`` prints them.
 """
 
 from __future__ import annotations
