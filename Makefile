@@ -9,7 +9,7 @@ CELL_TIMEOUT ?= 300
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-cache-dir -e ".[dev]"
 	@touch $@
 
 setup: $(VENV)/.installed
