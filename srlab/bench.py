@@ -347,10 +347,7 @@ def bench_diffusion_sr(limit: int | None = None, seed: int = 0, train: list[str]
             print(f"  wrote {ckpt_dir / f'cmp_{name}.pt'} (sha256 {digest})")
         nets.update(trained)
     methods = compare.row_methods(nets)
-    methods += [compare.Method.from_model("regression (card budget)",
-                                          pretrained.load("tinyunet_regression")),
-                compare.Method.from_model("SR3 DDIM linear, s=1 (card budget)",
-                                          pretrained.load("tinyunet_diffusion_linear"), steps=5)]
+    methods += compare.card_methods()
     b = compare.ROW_BUDGET
     print(f"CIFAR-10 x2 on {source}: {len(hr)} test images, seed {seed}. Every row but the "
           f"last two trained alike: {b['steps']:,} Adam steps of batch {b['batch_size']}, lr "

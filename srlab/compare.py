@@ -8,8 +8,9 @@ Print the rows with ``srlab.evaluate.format_table``.
 
 The comparison's own rows: ``ROW_BUDGET`` / ``ROW_LABELS``, ``fresh_row`` and ``train_rows``
 (every row trained alike), ``row_methods`` and ``shipped_rows`` (the ``cmp_*`` weights),
-``PAPER_TABLE`` (the paper's Table 1, printed beside ours); and ``ABLATION`` /
-``train_ablation``, the TinyUNet variants of the model card. ``srlab.bench`` prints them.
+``card_methods`` (the card-budget TinyUNets as reference rows), ``PAPER_TABLE`` (the paper's
+Table 1, printed beside ours); and ``ABLATION`` / ``train_ablation``, the TinyUNet variants of
+the model card. ``srlab.bench`` prints them.
 """
 
 from __future__ import annotations
@@ -233,6 +234,15 @@ def row_methods(nets: dict[str, nn.Module]) -> list[Method]:
             ode.load_state_dict(nets[name].state_dict())
             methods.append(Method.from_model("ResShift T=4, SinSR ODE", ode.eval()))
     return methods
+
+
+def card_methods() -> list[Method]:
+    """The shipped card-budget TinyUNets (24,000 x 256, not ``ROW_BUDGET``) as reference rows:
+    regression, and 5-step DDIM linear labelled with its residual scale ("s=1/std" or "s=1")."""
+    linear = pretrained.load("tinyunet_diffusion_linear")
+    scale = "s=1" if linear.config["residual_scale"] == 1 else "s=1/std"
+    return [Method.from_model("regression (card budget)", pretrained.load("tinyunet_regression")),
+            Method.from_model(f"SR3 DDIM linear, {scale} (card budget)", linear, steps=5)]
 
 
 def shipped_rows(names: Sequence[str] = ROWS) -> dict[str, nn.Module]:

@@ -28,8 +28,8 @@ SHA256: dict[str, str] = {
     "msrn_x4": "13b44e1fa9dfa11eaca909b707305362bfb7494e415e6bc4c49bd55b7dc57dc2",
     "smsrn_x4": "c09d94a3e172de319daf90128445cf9046e86f4e2a41ffcfbd8404a1e5bcf71e",
     "tinyunet_regression": "aa95f575250ada2f759c4de254d6cffa6493d3fe05e637f4ab50a46c84f61bac",
-    "tinyunet_diffusion_linear": "d79a27cf8d9c8f725b6de6fcbc3a467aacb7ec6499ff1c0159de5e21552fcb70",
-    "tinyunet_diffusion_cosine": "82a2f081a262aa6236e913c2730377af208de96c906100b0dc8510946df41013",
+    "tinyunet_diffusion_linear": "70c3e7658fb94335a4d43cbb8967a70b6dc63790b4e69760f57b96bce7281fd1",
+    "tinyunet_diffusion_cosine": "57f6257a4c0218b3113bda17ff5d33f09c9b09673c2e57c0c5100ddcc2ec0df4",
     "cifar10_classifier": "7823ae8a57cfabacb1669c0d70d32a391e4857b062e019fd98786cc44d6b50a4",
     # the comparison rows of notebook 06 (srlab.compare.ROWS), one budget: compare.ROW_BUDGET
     "cmp_regression": "07f8755cb0996f4636738ede1d089efc3a794f3c3578608b3fe94fcb2901f4c5",

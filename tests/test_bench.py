@@ -222,7 +222,7 @@ def test_bench_diffusion_sr_prints_the_table_and_retrains_a_row(monkeypatch, tmp
     out = capsys.readouterr().out
     names = [r["name"] for r in rows]
     assert names[:2] == ["bicubic", "regression"]
-    assert names[-2:] == ["regression (card budget)", "SR3 DDIM linear, s=1 (card budget)"]
+    assert names[-2:] == ["regression (card budget)", "SR3 DDIM linear, s=1/std (card budget)"]
     assert len(rows) == len(compare.ROWS) + 4  # + bicubic, SinSR ODE, two card-budget rows
     assert "retraining regression: 2 steps of batch 4" in out
     assert "2 Adam steps of batch 4" in out and "6 test images" in out

@@ -94,3 +94,18 @@ def test_the_papers_table_is_printed_as_published():
     assert lines[1].split() == ["SinSR", "1", "2.1", "12.4", "27.2", "0.83"]
     assert lines[4].split()[-5:] == ["5", "0.15", "6.8", "28.5", "0.84"]
     assert len(lines) == len(PAPER_TABLE) + 1
+
+
+def test_card_methods_label_the_shipped_card_budget_files_by_their_residual_scale():
+    from srlab import pretrained
+    from srlab.compare import card_methods
+
+    regression, linear = card_methods()
+    scale = pretrained.load("tinyunet_diffusion_linear").config["residual_scale"]
+    assert scale == pytest.approx(18.59, abs=0.05)  # retrained with --residual-scale auto
+    assert regression.name == "regression (card budget)" and regression.steps == 1
+    assert linear.name == "SR3 DDIM linear, s=1/std (card budget)"
+    assert linear.steps == 5 and linear.stochastic
+    lr = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(linear.sample(lr, 3), pretrained.load("tinyunet_diffusion_linear").upscale(
+        lr, steps=5, seed=3))

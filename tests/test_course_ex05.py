@@ -1,5 +1,6 @@
 """The checks of notebook 05's exercises: stub -> not attempted, typical mistake -> its hint,
-reference answer -> correct (also strict). Uses the shipped TinyUNet weights (no training)."""
+reference answer -> correct (also strict). Uses the shipped TinyUNet weights (no training),
+which diffuse the scaled residual x0 = s (hr - up), s = model.config["residual_scale"]."""
 
 import pytest
 import torch
@@ -22,14 +23,16 @@ def denoiser_input(x_t, up, t, schedule):
     return torch.cat([x_t, up, sigma.expand(n, 1, h, w)], dim=1)
 
 
-def x0_loss(model, lr, hr, t, noise):
+def x0_loss(model, lr, hr, t, noise, scaled=True):
     up = bicubic_up(lr, 2)
-    x0 = hr - up
+    x0 = (model.config["residual_scale"] if scaled else 1.0) * (hr - up)
     x_t = q_sample(x0, t, noise, model.schedule())
     return torch.mean((model.denoise(x_t, t, up) - x0) ** 2)
 
 
-def my_upscale(model, lr, steps, seed, spacing="trailing", clip=True, rng=None):
+def my_upscale(model, lr, steps, seed, spacing="trailing", clip=True, rng=None, scaled=True,
+               divide=True):
+    s = model.config["residual_scale"] if scaled else 1.0
     sched = model.schedule()
     up = bicubic_up(lr, 2)
     x = torch.randn(up.shape, generator=rng or torch.Generator().manual_seed(seed))
@@ -39,10 +42,10 @@ def my_upscale(model, lr, steps, seed, spacing="trailing", clip=True, rng=None):
             ab = float(sched.alpha_bar[t])
             ab_next = float(sched.alpha_bar[ts[i + 1]]) if i + 1 < len(ts) else 1.0
             x0_hat = model.denoise(x, torch.full((len(x),), t), up)
-            x0_hat = x0_hat.clamp(-1, 1) if clip else x0_hat
+            x0_hat = x0_hat.clamp(-s, s) if clip else x0_hat
             eps_hat = (x - ab**0.5 * x0_hat) / (1 - ab) ** 0.5
             x = ab_next**0.5 * x0_hat + (1 - ab_next) ** 0.5 * eps_hat
-    return (up + x).clamp(0, 1)
+    return (up + (x / s if divide else x)).clamp(0, 1)
 
 
 def psnr_vs_steps(model, lr, hr, steps_list, rounding=True):
@@ -69,7 +72,7 @@ def input_swapped(x_t, up, t, schedule):
 
 def loss_eps_target(model, lr, hr, t, noise):
     up = bicubic_up(lr, 2)
-    x_t = q_sample(hr - up, t, noise, model.schedule())
+    x_t = q_sample(model.config["residual_scale"] * (hr - up), t, noise, model.schedule())
     return torch.mean((model.denoise(x_t, t, up) - noise) ** 2)
 
 
@@ -77,6 +80,18 @@ def loss_on_hr(model, lr, hr, t, noise):
     up = bicubic_up(lr, 2)
     x_t = q_sample(hr, t, noise, model.schedule())
     return torch.mean((model.denoise(x_t, t, up) - hr) ** 2)
+
+
+def loss_unscaled(model, lr, hr, t, noise):
+    return x0_loss(model, lr, hr, t, noise, scaled=False)
+
+
+def upscale_unscaled(model, lr, steps, seed):
+    return my_upscale(model, lr, steps, seed, scaled=False)
+
+
+def upscale_not_divided_by_s(model, lr, steps, seed):
+    return my_upscale(model, lr, steps, seed, divide=False)
 
 
 def upscale_leading(model, lr, steps, seed):
@@ -102,6 +117,9 @@ MISTAKES = [
     ("05.1", input_swapped, "channel order"),
     ("05.2", loss_eps_target, "your target is the noise"),
     ("05.2", loss_on_hr, "diffuse the residual"),
+    ("05.2", loss_unscaled, "you diffused the residual unscaled"),
+    ("05.3", upscale_unscaled, "the sampler of an unscaled residual"),
+    ("05.3", upscale_not_divided_by_s, "divide it by s"),
     ("05.3", upscale_leading, "trailing spacing"),
     ("05.3", upscale_residual_only, "you returned the residual"),
     ("05.3", upscale_global_rng, "torch.Generator().manual_seed(seed)"),

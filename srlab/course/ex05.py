@@ -3,7 +3,8 @@
 The checks compare with ``srlab.models.TinyUNetSR`` (its ``denoise``, ``upscale`` and
 ``sampler``), the diffusion core and ``srlab.evaluate``, using the shipped weights
 ``tinyunet_diffusion_linear`` / ``_cosine`` on random images and random crops of the embedded
-photos (no network, no training).
+photos (no network, no training). Those weights diffuse the scaled residual x0 = s (hr - up),
+s = ``model.config["residual_scale"]``; the answers handle any s (s = 1 included).
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def check_denoiser_input(answer, rng: torch.Generator, strict: bool) -> str:
 def _loss_variant(model: TinyUNetSR, lr, hr, t, noise, mistake: str) -> torch.Tensor:
     sched = model.schedule("cpu")
     up = bicubic_up(lr, 2)
-    x0 = {"hr": hr, "2hr-1": 2 * hr - 1}.get(mistake, hr - up)
+    x0 = {"hr": hr, "2hr-1": 2 * hr - 1, "unscaled": hr - up}.get(mistake, model.to_x0(hr, up))
     x_t = q_sample(x0, t, noise, sched)
     with torch.no_grad():
         pred = model.denoise(x_t, t, up)
@@ -157,14 +158,15 @@ def _loss_variant(model: TinyUNetSR, lr, hr, t, noise, mistake: str) -> torch.Te
 @register(
     "05.2", "one training step's loss: x0-prediction of the residual",
     lesson="notebooks/05_tinyunet_diffusion_sr.ipynb, section 3 (one training step, line by line)",
-    hints=["What is diffused is the residual x0 = hr - bicubic_up(lr, 2), not the HR image; "
-           "the bicubic image is the condition given to model.denoise.",
+    hints=["What is diffused is the residual over bicubic upsampling, scaled: x0 = s (hr - "
+           "bicubic_up(lr, 2)) with s = model.config['residual_scale'], not the HR image; the "
+           "bicubic image is the condition given to model.denoise.",
            "x_t = q_sample(x0, t, noise, model.schedule()); the model predicts x0, so the target "
            "of the loss is x0 (not the noise).",
            "Return torch.mean((model.denoise(x_t, t, up) - x0) ** 2)."],
     solution="""def x0_loss(model, lr, hr, t, noise):
     up = bicubic_up(lr, 2)
-    x0 = hr - up
+    x0 = model.config["residual_scale"] * (hr - up)
     x_t = q_sample(x0, t, noise, model.schedule())
     return torch.mean((model.denoise(x_t, t, up) - x0) ** 2)""",
 )
@@ -195,6 +197,9 @@ def check_x0_loss(answer, rng: torch.Generator, strict: bool) -> str:
             for mistake, hint in () if not wrong else (
                 ("eps", "your target is the noise: this model predicts x0 (the residual), so the "
                         "loss compares its output with x0"),
+                ("unscaled", "you diffused the residual unscaled: this model diffuses x0 = s (hr - "
+                             f"up) with s = model.config['residual_scale'] = "
+                             f"{model.config['residual_scale']:.2f}"),
                 ("hr", "you diffused the HR image: diffuse the residual x0 = hr - "
                        "bicubic_up(lr, 2)"),
                 ("2hr-1", "you diffused 2 hr - 1: this model diffuses the residual x0 = hr - "
@@ -207,7 +212,7 @@ def check_x0_loss(answer, rng: torch.Generator, strict: bool) -> str:
         close(got, expected.reshape(()), f"the loss of {n} random pairs ({model.describe()})",
               atol=1e-7, rtol=1e-4)
         done.append(f"{n} random 16x16 -> 32x32 pairs with the shipped {model.tag}")
-    return ("equals srlab.diffusion.diffusion_loss(model.denoise, hr - up, up, schedule, 'x0') "
+    return ("equals srlab.diffusion.diffusion_loss(model.denoise, s (hr - up), up, schedule, 'x0') "
             "with the same t and noise on " + "; ".join(done) + " (relative 1e-4).")
 
 
@@ -215,9 +220,11 @@ def check_x0_loss(answer, rng: torch.Generator, strict: bool) -> str:
 
 @torch.no_grad()
 def _upscale_variant(model: TinyUNetSR, lr: torch.Tensor, steps: int, seed: int, *,
-                     spacing: str = "trailing", last_is_x0: bool = True,
-                     add_up: bool = True, clamp: bool = True) -> torch.Tensor:
+                     spacing: str = "trailing", last_is_x0: bool = True, clip_at_s: bool = True,
+                     unscale: bool = True, add_up: bool = True, clamp: bool = True) -> torch.Tensor:
     """DDIM with x0-prediction written out, or a typical mistake of it."""
+    s = model.config["residual_scale"]
+    c = s if clip_at_s else 1.0
     sched = model.schedule("cpu")
     up = bicubic_up(lr, 2)
     x = torch.randn(up.shape, generator=torch.Generator().manual_seed(seed))
@@ -228,9 +235,10 @@ def _upscale_variant(model: TinyUNetSR, lr: torch.Tensor, steps: int, seed: int,
             ab_next = float(sched.alpha_bar[ts[i + 1]])
         else:
             ab_next = 1.0 if last_is_x0 else float(sched.alpha_bar[0])
-        x0_hat = model.denoise(x, torch.full((len(x),), t), up).clamp(-1, 1)
+        x0_hat = model.denoise(x, torch.full((len(x),), t), up).clamp(-c, c)
         eps_hat = (x - ab**0.5 * x0_hat) / (1 - ab) ** 0.5
         x = ab_next**0.5 * x0_hat + (1 - ab_next) ** 0.5 * eps_hat
+    x = x / s if unscale else x
     if not add_up:
         return x
     return (up + x).clamp(0, 1) if clamp else up + x
@@ -242,13 +250,15 @@ def _upscale_variant(model: TinyUNetSR, lr: torch.Tensor, steps: int, seed: int,
            "trajectory); the DDIM step of notebook 04, section 4",
     hints=["up = bicubic_up(lr, 2); x_T = torch.randn(up.shape, generator=torch.Generator()"
            ".manual_seed(seed)); visit ddim_timesteps(T, steps, 'trailing'); the output image is "
-           "clamp(up + x0, 0, 1).",
-           "At every visited t: x0_hat = model.denoise(x, t_batch, up).clamp(-1, 1) (the model "
-           "predicts x0); eps_hat = (x - sqrt(ab_t) x0_hat) / sqrt(1 - ab_t); "
+           "clamp(up + x0 / s, 0, 1) with s = model.config['residual_scale'].",
+           "At every visited t: x0_hat = model.denoise(x, t_batch, up).clamp(-s, s) (the model "
+           "predicts x0 = s * residual, and the residual is in [-1, 1]); "
+           "eps_hat = (x - sqrt(ab_t) x0_hat) / sqrt(1 - ab_t); "
            "x = sqrt(ab_next) x0_hat + sqrt(1 - ab_next) eps_hat (eta = 0).",
            "ab_next is alpha_bar of the next visited timestep, and 1.0 after the last one (so "
            "the final x is x0_hat). Wrap the loop in torch.no_grad()."],
     solution="""def my_upscale(model, lr, steps, seed):
+    s = model.config["residual_scale"]
     sched = model.schedule()
     up = bicubic_up(lr, 2)
     x = torch.randn(up.shape, generator=torch.Generator().manual_seed(seed))
@@ -257,10 +267,10 @@ def _upscale_variant(model: TinyUNetSR, lr: torch.Tensor, steps: int, seed: int,
         for i, t in enumerate(ts):
             ab = float(sched.alpha_bar[t])
             ab_next = float(sched.alpha_bar[ts[i + 1]]) if i + 1 < len(ts) else 1.0
-            x0_hat = model.denoise(x, torch.full((len(x),), t), up).clamp(-1, 1)
+            x0_hat = model.denoise(x, torch.full((len(x),), t), up).clamp(-s, s)
             eps_hat = (x - ab**0.5 * x0_hat) / (1 - ab) ** 0.5
             x = ab_next**0.5 * x0_hat + (1 - ab_next) ** 0.5 * eps_hat
-    return (up + x).clamp(0, 1)""",
+    return (up + x / s).clamp(0, 1)""",
 )
 @_one_thread
 def check_my_upscale(answer, rng: torch.Generator, strict: bool) -> str:
@@ -283,15 +293,23 @@ def check_my_upscale(answer, rng: torch.Generator, strict: bool) -> str:
                 raise Wrong("two calls with the same seed gave different images: draw x_T with "
                             "torch.randn(up.shape, generator=torch.Generator().manual_seed(seed))")
             if _same(got, expected - bicubic_up(lr, 2)):
-                raise Wrong(f"{where}: you returned the residual: the image is clamp(up + x0, "
+                raise Wrong(f"{where}: you returned the residual: the image is clamp(up + x0 / s, "
                             "0, 1) with up = bicubic_up(lr, 2)")
+            s = model.config["residual_scale"]
             for kwargs, hint in (
                 (dict(spacing="leading"), "you visit leading timesteps: use trailing spacing, "
                                           "which starts at t = T - 1 where x_T is pure noise"),
                 (dict(spacing="linspace"), "you visit linspace timesteps: use trailing spacing"),
                 (dict(last_is_x0=False), "after the last visited step ab_next = 1 (the final x "
                                          "is x0_hat), not alpha_bar[0]"),
-                (dict(add_up=False), "you returned the residual: the image is clamp(up + x0, "
+                (dict(unscale=False), f"the final x is x0 = s * residual: divide it by s = "
+                                      f"model.config['residual_scale'] = {s:.2f} before adding "
+                                      "it to the bicubic image"),
+                (dict(clip_at_s=False), f"you clipped x0_hat to [-1, 1]: x0 = s * residual "
+                                        f"lies in [-s, s], s = {s:.2f}"),
+                (dict(unscale=False, clip_at_s=False), "this is the sampler of an unscaled "
+                 f"residual: clip x0_hat to [-s, s] and return clamp(up + x0 / s), s = {s:.2f}"),
+                (dict(add_up=False), "you returned the residual: the image is clamp(up + x0 / s, "
                                      "0, 1) with up = bicubic_up(lr, 2)"),
                 (dict(clamp=False), "clamp the image to [0, 1]"),
             ):

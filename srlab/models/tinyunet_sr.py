@@ -9,11 +9,11 @@ the residual it misses,
 and the DDIM sampler clips x0_hat to that range. With ``residual_scale = 1`` (the first shipped
 weights) the residual's standard deviation on CIFAR-10 is about 0.06, a tenth of the noise at
 every timestep a 1-5 step sampler visits, so x_t carries almost no signal; ``residual_scale =
-1 / std`` (``residual_std``, measured on the training images) puts it on the noise's scale
-(notebook 05). The denoiser sees ``concat(x_t, up, sigma_t)`` (7 channels; sigma_t =
-sqrt(1 - alpha_bar_t) as a constant channel) and predicts x0 (default), eps or v through the
-TinyUNet's sigmoid, mapped to (-s, s) for x0 and (-4, 4) for eps/v. The output image is
-``clamp(up + x0_hat / residual_scale)``.
+1 / std`` (``residual_std``, measured on the training images; the shipped weights) puts it
+on the noise's scale (notebook 05). The denoiser sees ``concat(x_t, up, sigma_t)`` (7 channels;
+sigma_t = sqrt(1 - alpha_bar_t) as a constant channel) and predicts x0 (default), eps or v
+through the TinyUNet's sigmoid, mapped to (-s, s) for x0 and (-4, 4) for eps/v. The output image
+is ``clamp(up + x0_hat / residual_scale)``.
 
 Sampling is deterministic DDIM (eta = 0, trailing spacing, a seeded x_T) in 1-5 steps.
 The regression baseline is the same TinyUNet fed ``up`` alone, trained with L1 to output the
