@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from srlab.compare import Method, bicubic_method, method_rows
+from srlab import pretrained
+from srlab.compare import Method, bicubic_method, card_methods, method_rows
 from srlab.cost import count_macs
 from srlab.degradation import bicubic, make_pairs
 from srlab.evaluate import evaluate, format_table
@@ -97,9 +98,6 @@ def test_the_papers_table_is_printed_as_published():
 
 
 def test_card_methods_label_the_shipped_card_budget_files_by_their_residual_scale():
-    from srlab import pretrained
-    from srlab.compare import card_methods
-
     regression, linear = card_methods()
     scale = pretrained.load("tinyunet_diffusion_linear").config["residual_scale"]
     assert scale == pytest.approx(18.59, abs=0.05)  # retrained with --residual-scale auto

@@ -200,10 +200,10 @@ def check_x0_loss(answer, rng: torch.Generator, strict: bool) -> str:
                 ("unscaled", "you diffused the residual unscaled: this model diffuses x0 = s (hr - "
                              f"up) with s = model.config['residual_scale'] = "
                              f"{model.config['residual_scale']:.2f}"),
-                ("hr", "you diffused the HR image: diffuse the residual x0 = hr - "
-                       "bicubic_up(lr, 2)"),
-                ("2hr-1", "you diffused 2 hr - 1: this model diffuses the residual x0 = hr - "
-                          "bicubic_up(lr, 2)"),
+                ("hr", "you diffused the HR image: diffuse the residual, scaled: x0 = s (hr - "
+                       "bicubic_up(lr, 2))"),
+                ("2hr-1", "you diffused 2 hr - 1: this model diffuses the residual, scaled: x0 = "
+                          "s (hr - bicubic_up(lr, 2))"),
                 ("sum", "you summed the squared errors: take their mean"),
                 ("l1", "that is the L1 loss: the DDPM loss is the mean SQUARED error"),
             ):
