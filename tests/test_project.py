@@ -65,6 +65,23 @@ def test_notebook_is_clean_and_starts_with_setup(path):
     assert "Learning goals" in "".join(nb["cells"][1]["source"])
 
 
+LECTURES = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=[p.name for p in LECTURES])
+def test_lecture_ends_with_a_summary_and_what_next(path):
+    texts = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+             if c["cell_type"] == "markdown"]
+    at = [i for i, text in enumerate(texts) if text.startswith("## Summary")]
+    assert at, f"{path.name}: no '## Summary' section"
+    after = texts[at[0]:]
+    assert any("Next" in text or "What next" in text for text in after), (
+        f"{path.name}: the summary says nothing of what comes next")
+    sections = [line for text in after[1:] for line in text.splitlines() if line.startswith("## ")]
+    assert all(h.startswith(("## What next", "## Appendix")) for h in sections), (
+        f"{path.name}: sections after the summary that are not an appendix: {sections}")
+
+
 def _pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
