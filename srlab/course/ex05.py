@@ -246,8 +246,8 @@ def _upscale_variant(model: TinyUNetSR, lr: torch.Tensor, steps: int, seed: int,
 
 @register(
     "05.3", "the few-step DDIM sampler, written out",
-    lesson="notebooks/05_tinyunet_diffusion_sr.ipynb, section 6 (the 5-step sampling "
-           "trajectory); the DDIM step of notebook 04, section 4",
+    lesson="notebooks/05_tinyunet_diffusion_sr.ipynb, section 8 (watching the "
+           "sampler work); the DDIM step of notebook 04, section 4",
     hints=["up = bicubic_up(lr, 2); x_T = torch.randn(up.shape, generator=torch.Generator()"
            ".manual_seed(seed)); visit ddim_timesteps(T, steps, 'trailing'); the output image is "
            "clamp(up + x0 / s, 0, 1) with s = model.config['residual_scale'].",
@@ -338,7 +338,7 @@ def _table_variant(model, lr, hr, steps_list, mistake: str) -> dict[int, float]:
 
 @register(
     "05.4", "a PSNR-vs-steps table",
-    lesson="notebooks/05_tinyunet_diffusion_sr.ipynb, section 8 (Table 1, measured here)",
+    lesson="notebooks/05_tinyunet_diffusion_sr.ipynb, section 7 (Table 1, measured here)",
     hints=["For every step count s: sr = model.upscale(lr, steps=s, seed=0), round it to 8 bits "
            "like a saved PNG, then take the RGB PSNR of each image against hr and average.",
            "srlab.degradation.quantize(sr) rounds to 8 bits; srlab.metrics.psnr(sr, hr) averages "
