@@ -359,8 +359,7 @@ def bench_diffusion_sr(limit: int | None = None, seed: int = 0, train: list[str]
           "over 4 seeds", flush=True)
     rows = compare.method_rows(methods, (lr, hr), seed=seed, threads=threads)
     print(format_table(rows, compare.TABLE_COLUMNS))
-    print("\nthe TinyUNet paper's Table 1 as published (full-size models, settings not stated: "
-          "not comparable row by row with the table above):")
+    print(f"\n{compare.PAPER_TABLE_NOTE} (not comparable row by row with the table above):")
     print(compare.format_paper_table())
     return rows
 

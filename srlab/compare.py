@@ -3,19 +3,22 @@
 A method is a function ``sample(lr, seed) -> sr`` with a name, a step count and its cost
 (``Method``; ``Method.from_model`` wraps a TinyUNetSR / ResShiftSR / ResDiffSR);
 ``method_rows`` measures every method alike on CIFAR-style test pairs: cost (parameters, MACs,
-ms at batch 1 and images/s batched on the CPU), PSNR/SSIM, HF ratio, FD-CIFAR and diversity.
-Print the rows with ``srlab.evaluate.format_table``.
+ms at batch 1 with its spread, and images/s batched on the CPU), PSNR/SSIM, HF ratio, FD-CIFAR
+and diversity. Print the rows with ``srlab.evaluate.format_table``; ``fastest`` names the
+fastest row only where the gap exceeds the timing noise.
 
 The comparison's own rows: ``ROW_BUDGET`` / ``ROW_LABELS``, ``fresh_row`` and ``train_rows``
-(every row trained alike), ``row_methods`` and ``shipped_rows`` (the ``cmp_*`` weights),
-``card_methods`` (the card-budget TinyUNets as reference rows), ``PAPER_TABLE`` (the paper's
-Table 1, printed beside ours); and ``ABLATION`` / ``train_ablation``, the TinyUNet variants of
-the model card. ``srlab.bench`` prints them.
+(every row trained alike), ``row_methods``, ``shipped_rows`` (the ``cmp_*`` weights) and
+``comparison_rows`` (shipped, or retrained with ``SRLAB_RETRAIN_ROWS=1``), ``card_methods``
+(the card-budget TinyUNets as reference rows), ``PAPER_TABLE`` (the paper's Table 1 as printed,
+beside ours); and ``ABLATION`` / ``train_ablation``, the TinyUNet variants of the model card.
+``srlab.bench`` prints them.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +27,9 @@ import torch
 from torch import nn
 
 from srlab import pretrained
-from srlab.config import num_threads, seed_everything
+from srlab.config import num_threads, output_dir, seed_everything
 from srlab.cost import count_macs, measure_latency
-from srlab.data import PatchSampler
+from srlab.data import PatchSampler, cifar10_hr
 from srlab.degradation import bicubic, make_pairs
 from srlab.evaluate import METRICS, evaluate, fd_cifar_features, sample_diversity
 from srlab.models import ResDiffSR, ResShiftSR, TinyUNetSR
@@ -90,10 +93,14 @@ def method_rows(methods: Sequence[Method], data: tuple[torch.Tensor, torch.Tenso
                 repeats: int = 20, batch: int = 256) -> list[dict]:
     """One row per method on CIFAR-style test pairs ``data`` = (lr, hr): {"name", "steps",
     "params_m", "macs_m" (millions per image), "ms" (median per image at batch 1 on the CPU
-    with ``threads`` threads), "ips" (images per second at batch ``batch``, same threads),
-    "psnr_rgb", "ssim_rgb", "psnr_y", "ssim_y", "hf_ratio", "fd" (FD-CIFAR), "diversity"
-    (stochastic methods, ``diversity_seeds`` seeds of the first ``diversity_images``)}.
-    Timing is skipped (NaN) without ``timing``."""
+    with ``threads`` threads), "ms_iqr" (the interquartile range of those ``repeats`` times: the
+    timing noise), "ips" (images per second at batch ``batch``, same threads), "psnr_rgb",
+    "ssim_rgb", "psnr_y", "ssim_y", "hf_ratio", "fd" (FD-CIFAR), "diversity" (stochastic
+    methods, ``diversity_seeds`` seeds of the first ``diversity_images``)}.
+
+    The batch-1 times are taken in ``repeats`` (>= 2) rounds that call every method once each,
+    so a machine that gets busier or quieter during the run slows every row alike. Timing is
+    skipped (NaN) without ``timing``."""
     lr_all = data[0]
     fd_features = fd_cifar_features() if fd_cifar else None
     rows = []
@@ -105,24 +112,61 @@ def method_rows(methods: Sequence[Method], data: tuple[torch.Tensor, torch.Tenso
 
         run.scale = SCALE_OF_CIFAR
         res = evaluate(run, data, SCALE_OF_CIFAR, fd_features=fd_features)
-        ms = ips = float("nan")
-        if timing:
-            with num_threads(threads):
-                one = lr_all[:1]
-                ms = measure_latency(lambda x, m=m: m.sample(x, seed), one, warmup=3,
-                                     repeats=repeats).median_ms
-                many = lr_all[:batch]
-                lat = measure_latency(lambda x, m=m: m.sample(x, seed), many, warmup=1, repeats=3)
-                ips = len(many) / lat.median_ms * 1000
         spread = None
         if m.stochastic and diversity_seeds > 1:
             spread = sample_diversity(m.sample, lr_all[:diversity_images],
                                       range(seed, seed + diversity_seeds))
         rows.append({"name": m.name, "steps": m.steps, "params_m": m.params / 1e6,
-                     "macs_m": m.macs / 1e6, "ms": ms, "ips": ips,
-                     **{k: res[k] for k in METRICS}, "hf_ratio": res["hf_ratio"],
-                     "fd": res["fd"], "diversity": spread})
+                     "macs_m": m.macs / 1e6, "ms": float("nan"), "ms_iqr": float("nan"),
+                     "ips": float("nan"), **{k: res[k] for k in METRICS},
+                     "hf_ratio": res["hf_ratio"], "fd": res["fd"], "diversity": spread})
+    if timing:
+        with num_threads(threads):
+            fns = [lambda x, m=m: m.sample(x, seed) for m in methods]
+            for row, (ms, iqr) in zip(rows, interleaved_ms(fns, lr_all[:1], repeats),
+                                      strict=True):
+                row.update(ms=ms, ms_iqr=iqr)
+            many = lr_all[:batch]
+            for row, fn in zip(rows, fns, strict=True):
+                lat = measure_latency(fn, many, warmup=1, repeats=3)
+                row["ips"] = len(many) / lat.median_ms * 1000
     return rows
+
+
+def interleaved_ms(fns: Sequence[Callable[[torch.Tensor], object]], x: torch.Tensor,
+                   repeats: int = 20, warmup: int = 3) -> list[tuple[float, float]]:
+    """(median, interquartile range) in ms of each ``fn(x)``, timed in ``repeats`` rounds that
+    call every function once (after ``warmup`` untimed calls each), so slow drifts of the
+    machine's load hit every function alike. ``repeats`` >= 2."""
+    if repeats < 2 or warmup < 0:
+        raise ValueError(f"need repeats >= 2 and warmup >= 0, got {repeats}, {warmup}")
+    times: list[list[float]] = [[] for _ in fns]
+    with torch.no_grad():
+        for fn in fns:
+            for _ in range(warmup):
+                fn(x)
+    for _ in range(repeats):
+        for t, fn in zip(times, fns, strict=True):
+            t.append(measure_latency(fn, x, warmup=0, repeats=1).median_ms)
+    out = []
+    for t in times:
+        q = statistics.quantiles(t, n=4)
+        out.append((statistics.median(t), q[2] - q[0]))
+    return out
+
+
+def fastest(rows: Sequence[dict]) -> tuple[dict, list[dict]]:
+    """The row with the lowest median ``ms`` and the other rows that tie with it: those whose
+    median lies within the timing noise, the larger of the two rows' ``ms_iqr``. A row is only
+    "faster" than a tie when the gap exceeds that noise."""
+    if not rows:
+        raise ValueError("fastest: no rows")
+    if any(not r["ms"] == r["ms"] for r in rows):  # NaN: timing was skipped
+        raise ValueError("fastest: a row has no timing (method_rows(..., timing=False))")
+    best = min(rows, key=lambda r: r["ms"])
+    ties = [r for r in rows if r is not best
+            and r["ms"] - best["ms"] <= max(r["ms_iqr"], best["ms_iqr"])]
+    return best, ties
 
 
 # --- the comparison rows of notebook 06 and ``bench diffusion-sr``: recipes and training ------
@@ -131,9 +175,11 @@ def method_rows(methods: Sequence[Method], data: tuple[torch.Tensor, torch.Tenso
 ROW_BUDGET = {"steps": 4000, "batch_size": 128, "lr": 2e-3}
 ROW_LABELS = {  # row name (shipped weights: "cmp_<name>") -> the table's label
     "regression": "regression",
-    "sr3_linear_s1": "SR3 DDIM linear, s=1",
-    "sr3_linear": "SR3 DDIM linear, s=1/std",
-    "sr3_cosine": "SR3 DDIM cosine, s=1/std",
+    # SR3-style: conditioned on the upsampled image as SR3 is, but the *residual* over it is
+    # diffused, as in SRDiff (Li et al. 2022); SR3 itself diffuses the HR image
+    "sr3_linear_s1": "SR3-style residual DDIM linear, s=1",
+    "sr3_linear": "SR3-style residual DDIM linear, s=1/std",
+    "sr3_cosine": "SR3-style residual DDIM cosine, s=1/std",
     "resshift_t15": "ResShift T=15",
     "resshift_t4": "ResShift T=4",
     "sinsr_student": "SinSR-style student",
@@ -218,7 +264,7 @@ def train_rows(train_hr: torch.Tensor, names: Sequence[str] = ROWS, *, steps: in
                     ckpt_path=ckpt_dir / f"{name}_{tag}.ckpt", **common)
             seconds = h["seconds"]
         nets[name] = net.cpu().eval()
-        log(f"  {ROW_LABELS[name]:<26} {sum(p.numel() for p in net.parameters()):>7,} "
+        log(f"  {ROW_LABELS[name]:<39} {sum(p.numel() for p in net.parameters()):>7,} "
             f"parameters, {seconds:5.0f} s, last loss {h['loss'][-1]:.4f}")
     return nets
 
@@ -238,11 +284,13 @@ def row_methods(nets: dict[str, nn.Module]) -> list[Method]:
 
 def card_methods() -> list[Method]:
     """The shipped card-budget TinyUNets (24,000 x 256, not ``ROW_BUDGET``) as reference rows:
-    regression, and 5-step DDIM linear labelled with its residual scale ("s=1/std" or "s=1")."""
+    regression, and the 5-step residual DDIM linear, labelled with its residual scale ("s=1/std"
+    or "s=1")."""
     linear = pretrained.load("tinyunet_diffusion_linear")
     scale = "s=1" if linear.config["residual_scale"] == 1 else "s=1/std"
     return [Method.from_model("regression (card budget)", pretrained.load("tinyunet_regression")),
-            Method.from_model(f"SR3 DDIM linear, {scale} (card budget)", linear, steps=5)]
+            Method.from_model(f"SR3-style residual DDIM linear, {scale} (card budget)", linear,
+                              steps=5)]
 
 
 def shipped_rows(names: Sequence[str] = ROWS) -> dict[str, nn.Module]:
@@ -251,8 +299,26 @@ def shipped_rows(names: Sequence[str] = ROWS) -> dict[str, nn.Module]:
     return {name: pretrained.load(f"cmp_{name}") for name in names}
 
 
-# The TinyUNet paper's Table 1, as published: full-size models, training and timing settings
-# not stated; printed next to ours, never mixed into it.
+def comparison_rows(retrain: bool | None = None, device: str | torch.device = "cpu",
+                    log: Callable[[str], None] = print) -> dict[str, nn.Module]:
+    """Notebook 06's rows, {name: network} on the CPU in eval mode: the shipped ones, or with
+    ``retrain`` (default: the environment variable ``SRLAB_RETRAIN_ROWS=1``) every row trained
+    again with ``ROW_BUDGET`` on the whole CIFAR-10 training split on ``device`` (resumable
+    checkpoints in ``output_dir()/diffusion-sr``; hours on a CPU, see the model card)."""
+    if retrain is None:
+        retrain = os.environ.get("SRLAB_RETRAIN_ROWS") == "1"
+    if not retrain:
+        return shipped_rows()
+    train_hr, source = cifar10_hr("train", verbose=False)
+    b = ROW_BUDGET
+    return train_rows(train_hr, ROWS, steps=b["steps"], batch_size=b["batch_size"], lr=b["lr"],
+                      device=device, ckpt_dir=output_dir() / "diffusion-sr", source=source,
+                      log=log)
+
+
+# The TinyUNet paper's Table 1, as printed: its Param(M) column (1.7-3.4M for SinSR, ResShift,
+# ResDiff) matches neither the published models (ResShift / SinSR: about 119M) nor ours, and
+# its training and timing settings are not stated; printed next to ours, never mixed into it.
 PAPER_TABLE = (
     {"name": "SinSR", "steps": 1, "params_m": 2.1, "ms": 12.4, "psnr_rgb": 27.2, "ssim_rgb": 0.83},
     {"name": "ResShift", "steps": 15, "params_m": 1.7, "ms": 20.2, "psnr_rgb": 28.9,
@@ -264,8 +330,14 @@ PAPER_TABLE = (
 )
 
 
+PAPER_TABLE_NOTE = ("the TinyUNet paper's rows as printed; their sizes match neither the published "
+                    "models (ResShift/SinSR about 119M parameters) nor ours, and its settings are "
+                    "not stated")
+
+
 def format_paper_table() -> str:
-    """``PAPER_TABLE`` as an aligned text table, every value as the paper prints it."""
+    """``PAPER_TABLE`` as an aligned text table, every value as the paper prints it (what the
+    rows are: ``PAPER_TABLE_NOTE``)."""
     keys = ("name", "steps", "params_m", "ms", "psnr_rgb", "ssim_rgb")
     lines = [("model", "Step", "Param(M)", "ms", "PSNR", "SSIM")]
     lines += [tuple(str(r[k]) for k in keys) for r in PAPER_TABLE]

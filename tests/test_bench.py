@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from srlab import bench, evaluate
+from srlab import bench, compare, evaluate
 from srlab.models import MSRN, SMSRN
 
 
@@ -209,7 +209,6 @@ def test_bench_tinyunet_end_to_end(monkeypatch, capsys):
 
 
 def test_bench_diffusion_sr_prints_the_table_and_retrains_a_row(monkeypatch, tmp_path, capsys):
-    from srlab import compare
 
     torch.manual_seed(0)
     untrained = {name: compare.fresh_row(name, 10.0).eval() for name in compare.ROWS
@@ -222,11 +221,12 @@ def test_bench_diffusion_sr_prints_the_table_and_retrains_a_row(monkeypatch, tmp
     out = capsys.readouterr().out
     names = [r["name"] for r in rows]
     assert names[:2] == ["bicubic", "regression"]
-    assert names[-2:] == ["regression (card budget)", "SR3 DDIM linear, s=1/std (card budget)"]
+    assert names[-2:] == ["regression (card budget)",
+                          "SR3-style residual DDIM linear, s=1/std (card budget)"]
     assert len(rows) == len(compare.ROWS) + 4  # + bicubic, SinSR ODE, two card-budget rows
     assert "retraining regression: 2 steps of batch 4" in out
     assert "2 Adam steps of batch 4" in out and "6 test images" in out
-    assert "the TinyUNet paper's Table 1 as published" in out
+    assert compare.PAPER_TABLE_NOTE in out
     for r in rows:  # every number printed is a measured one
         assert r["psnr_rgb"] > 0 and r["ms"] > 0 and r["ips"] > 0
         assert f"{r['psnr_rgb']:.2f}" in out
@@ -239,7 +239,6 @@ def test_bench_diffusion_sr_prints_the_table_and_retrains_a_row(monkeypatch, tmp
 
 def test_bench_tinyunet_ablation_trains_each_variant_and_names_the_best(monkeypatch, tmp_path,
                                                                          capsys):
-    from srlab import compare
 
     monkeypatch.setattr(compare, "ROW_BUDGET", {"steps": 2, "batch_size": 4, "lr": 2e-3})
     two = {k: compare.ABLATION[k] for k in ("paper: 48/96, ReLU", "pixel shuffle, 38/76")}

@@ -71,8 +71,8 @@ def test_demo_writes_figure_offline(tmp_path, capsys):
     # the diffusion part: regression vs two seeds of the diffusion row, and the comparison table
     assert (tmp_path / "demo_diffusion.png").stat().st_size > 10_000
     table = out[out.index("the few-step comparison"):].splitlines()
-    for label in ("bicubic", "regression", "SR3 DDIM linear, s=1/std", "ResShift T=15",
-                  "SinSR-style student", "ResDiff-style"):
+    for label in ("bicubic", "regression", "SR3-style residual DDIM linear, s=1/std",
+                  "ResShift T=15", "SinSR-style student", "ResDiff-style"):
         assert any(line.startswith(label + " ") for line in table), label
 
 
