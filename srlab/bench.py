@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import statistics
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -22,6 +23,7 @@ from srlab.evaluate import (
     format_table,
     paper_comparison,
 )
+from srlab.layers import DepthwiseSeparableConv2d
 from srlab.models import MSRN, SMSRN, FastSampler, TinyUNetSR
 
 
@@ -37,6 +39,124 @@ def _sr_models(scale: int) -> dict:
     return models
 
 
+def params_by_swap(standard: MSRN, separable: MSRN) -> list[dict]:
+    """Where the separable swap's parameter saving comes from (notebook 03, section 1).
+
+    ``standard``: an MSRN; ``separable``: the same network with some k x k convs replaced by
+    ``DepthwiseSeparableConv2d`` (e.g. ``SMSRN`` of the same size). Returns rows {"part",
+    "msrn", "smsrn", "share"}: one per kernel size replaced ("3x3 convs made separable (17)"),
+    then "kept standard" (every other parameter, the same in both) and "total"; ``share`` is
+    smsrn / msrn. A ``ValueError`` when the two networks differ anywhere but in the swap.
+    """
+    replaced = [name for name, m in separable.named_modules()
+                if isinstance(m, DepthwiseSeparableConv2d)]
+    by_k: dict[int, list[str]] = {}
+    for name in replaced:
+        conv = standard.get_submodule(name)
+        if not isinstance(conv, torch.nn.Conv2d):
+            raise ValueError(f"params_by_swap: {name} is separable in one network but a "
+                             f"{type(conv).__name__} in the other")
+        by_k.setdefault(conv.kernel_size[0], []).append(name)
+    rows = []
+    for k, names in sorted(by_k.items()):
+        std = sum(cost.count_params(standard.get_submodule(n)) for n in names)
+        sep = sum(cost.count_params(separable.get_submodule(n)) for n in names)
+        rows.append({"part": f"{k}x{k} convs made separable ({len(names)})", "msrn": std,
+                     "smsrn": sep})
+    total_std, total_sep = cost.count_params(standard), cost.count_params(separable)
+    kept = total_std - sum(r["msrn"] for r in rows)
+    if kept != total_sep - sum(r["smsrn"] for r in rows):
+        raise ValueError("params_by_swap: the layers that were not swapped differ between the "
+                         "two networks; compare a network with its own separable version")
+    rows += [{"part": "kept standard (1x1 convs, tail)", "msrn": kept, "smsrn": kept},
+             {"part": "total", "msrn": total_std, "smsrn": total_sep}]
+    return [{**r, "share": r["smsrn"] / r["msrn"]} for r in rows]
+
+
+def macs_by_part(model: MSRN, h: int = 128) -> dict[str, int]:
+    """MACs of each part of ``model`` (an MSRN or SMSRN of any scale) for one h x h LR image,
+    each part counted by ``cost.count_macs`` at the resolution it runs at (an x4 upsampler's
+    second conv at twice the LR side, the reconstruction conv at the HR side): label -> MACs.
+    The labels name the part and its pixels relative to the LR image; they add up to
+    ``cost.count_macs(model, (1, 3, h, h))``."""
+    if isinstance(h, bool) or not isinstance(h, int) or h < 1:
+        raise ValueError(f"macs_by_part: h must be an integer >= 1, got {h!r}")
+    upsampler = [m for m in model.tail[2] if isinstance(m, torch.nn.Conv2d)]
+    parts = {"head": [model.head], f"{len(model.body)} blocks": list(model.body),
+             "fusion 1x1 + 3x3": list(model.tail[:2]),
+             **{f"upsampler conv {i + 1}": [m] for i, m in enumerate(upsampler)},
+             "reconstruction 3x3": [model.tail[3]],
+             "mean shifts 1x1": [model.sub_mean, model.add_mean]}
+    shapes: dict[torch.nn.Module, tuple[int, ...]] = {}
+
+    def record(module: torch.nn.Module, args: tuple) -> None:  # the input shape, nothing else
+        shapes[module] = tuple(args[0].shape)
+
+    hooks = [m.register_forward_pre_hook(record) for modules in parts.values() for m in modules]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, model.n_colors, h, h, device=next(model.parameters()).device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    out = {}
+    for label, modules in parts.items():
+        pixels = {shapes[m][-1] * shapes[m][-2] // (h * h) for m in modules}
+        where = ("LR" if pixels == {1} else f"{pixels.pop()}x the LR pixels" if len(pixels) == 1
+                 else "LR and HR")
+        out[f"{label} ({where})"] = sum(cost.count_macs(m, shapes[m]) for m in modules)
+    return out
+
+
+def macs_table(standard: MSRN, separable: MSRN, h: int = 8) -> list[dict]:
+    """``macs_by_part`` of both networks as rows {"part", "msrn", "smsrn", "share",
+    "of_smsrn"}: MACs per LR pixel (the MACs of an h x h LR image / h^2), separable /
+    standard, and the part's share of the separable network's MACs; the last row, "total",
+    is counted on the whole networks. Every part's MACs grow exactly with the pixel count, so a
+    small ``h`` gives the same per-pixel numbers as a large one, faster."""
+    a, b = macs_by_part(standard, h), macs_by_part(separable, h)
+    totals = [cost.count_macs(m, (1, m.n_colors, h, h)) for m in (standard, separable)]
+    rows = [{"part": p, "msrn": a[p] / h**2, "smsrn": b[p] / h**2} for p in a]
+    rows.append({"part": "total", "msrn": totals[0] / h**2, "smsrn": totals[1] / h**2})
+    return [{**r, "share": r["smsrn"] / r["msrn"], "of_smsrn": r["smsrn"] * h**2 / totals[1]}
+            for r in rows]
+
+
+def interleaved_latency(models: Mapping[str, Callable[[torch.Tensor], object]], x: torch.Tensor,
+                        repeats: int = 10, warmup: int = 1) -> dict[str, cost.Latency]:
+    """``cost.measure_latency`` of each of ``models`` on ``x``, the models taking turns call by
+    call (after ``warmup`` untimed calls each), so a change of the machine's load during the
+    measurement hits all of them alike: name -> ``cost.Latency`` (median and IQR over the
+    ``repeats`` calls). The thread count is the caller's (``config.num_threads``)."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    for fn in models.values():
+        cost.measure_latency(fn, x, warmup=warmup, repeats=1)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, fn in models.items():
+            times[name].append(cost.measure_latency(fn, x, warmup=0, repeats=1).median_ms)
+    out = {}
+    for name, t in times.items():
+        q = statistics.quantiles(t, n=4) if len(t) > 1 else [t[0]] * 3
+        out[name] = cost.Latency(statistics.median(t), q[2] - q[0], min(t), repeats,
+                                 str(x.device))
+    return out
+
+
+def fell(ratio: float, reference: float, spread: float = 0.0) -> str:
+    """How a measured ratio (e.g. SMSRN/MSRN time) fell compared with a reference ratio (e.g.
+    the MACs'): "less than", "about as much as" or "more than", where ``spread`` is the
+    measurement's relative uncertainty (e.g. the summed IQR / median of both timings): within
+    ``reference * (1 +- spread)`` it is "about as much as"."""
+    if reference <= 0 or ratio <= 0 or spread < 0:
+        raise ValueError(f"fell: need ratio > 0, reference > 0, spread >= 0, got {ratio}, "
+                         f"{reference}, {spread}")
+    if ratio > reference * (1 + spread):
+        return "less than"
+    return "more than" if ratio < reference * (1 - spread) else "about as much as"
+
+
 LATENCY_RATIO_TARGET = 0.35  # issue 12: SMSRN / MSRN CPU time, each in its best layout
 LAYOUTS = ("contiguous", "channels_last")
 
@@ -45,10 +165,12 @@ def sr_layout_times(models: dict[str, MSRN], x: torch.Tensor, repeats: int = 5,
                     rounds: int = 2) -> dict:
     """CPU milliseconds of each network on ``x`` (N, 3, h, w) in each memory layout: the
     whole forward ("total"), its ``features`` (head + blocks) and its ``reconstruct`` (the
-    tail); the median over ``rounds`` interleaved rounds of ``repeats`` calls. Returns
-    {name: {layout: {"total", "features", "tail"}}, "best": {name: layout}, "ratio":
-    SMSRN / MSRN total, each in its best layout, "tail_floor": SMSRN's tail / MSRN's best
-    total, the ratio left if SMSRN's features cost nothing} (ratios when both are given)."""
+    tail), each timed on its own (so features + tail need not equal total); the median and
+    the IQR over all ``rounds`` x ``repeats`` calls, the rounds interleaved. Returns
+    {name: {layout: {"total", "features", "tail"}}, "iqr": {name: {layout: {part: IQR}}},
+    "best": {name: layout}, "ratio": SMSRN / MSRN total, each in its best layout,
+    "tail_floor": SMSRN's tail / MSRN's best total, the ratio left if SMSRN's features cost
+    nothing} (ratios when both are given)."""
     times: dict = {name: {fmt: {"total": [], "features": [], "tail": []} for fmt in LAYOUTS}
                    for name in models}
     saved = {name: model.memory_format for name, model in models.items()}
@@ -64,13 +186,17 @@ def sr_layout_times(models: dict[str, MSRN], x: torch.Tensor, repeats: int = 5,
                     parts = {"total": (model, xf), "features": (model.features, xf),
                              "tail": (model.reconstruct, feats)}
                     for part, (fn, inp) in parts.items():
-                        lat = cost.measure_latency(fn, inp, warmup=1, repeats=repeats)
-                        times[name][fmt][part].append(lat.median_ms)
+                        cost.measure_latency(fn, inp, warmup=0, repeats=1)  # warm-up
+                        times[name][fmt][part] += [
+                            cost.measure_latency(fn, inp, warmup=0, repeats=1).median_ms
+                            for _ in range(repeats)]
     finally:
         for name, model in models.items():
             model.memory_format = saved[name]
     out: dict = {name: {fmt: {part: statistics.median(v) for part, v in parts.items()}
                         for fmt, parts in by_fmt.items()} for name, by_fmt in times.items()}
+    out["iqr"] = {name: {fmt: {part: _iqr(v) for part, v in parts.items()}
+                         for fmt, parts in by_fmt.items()} for name, by_fmt in times.items()}
     out["best"] = {name: min(LAYOUTS, key=lambda f, n=name: out[n][f]["total"])
                    for name in models}
     if {"MSRN", "SMSRN"} <= set(models):
@@ -78,6 +204,59 @@ def sr_layout_times(models: dict[str, MSRN], x: torch.Tensor, repeats: int = 5,
         out["ratio"] = s["total"] / m["total"]
         out["tail_floor"] = s["tail"] / m["total"]
     return out
+
+
+def _iqr(t: list[float]) -> float:
+    """The interquartile range of a list of times (0 for a single one)."""
+    if len(t) < 2:
+        return 0.0
+    q = statistics.quantiles(t, n=4)
+    return q[2] - q[0]
+
+
+def layout_rows(t: dict) -> list[dict]:
+    """``sr_layout_times`` as rows {"name", "layout", "total_ms", "total_iqr_ms",
+    "features_ms", "tail_ms"} for ``srlab.evaluate.format_table``: per network its NCHW and
+    channels_last milliseconds (the total's IQR beside it; None without ``t["iqr"]``), then
+    "speed-up (x)", the NCHW time over the channels_last time (above 1: channels_last was
+    faster), part by part."""
+    rows = []
+    iqr = t.get("iqr", {})
+    for name in t["best"]:
+        nchw, nhwc = t[name]["contiguous"], t[name]["channels_last"]
+        for layout, fmt, r in (("NCHW", "contiguous", nchw),
+                               ("channels_last", "channels_last", nhwc),
+                               ("speed-up (x)", None, {p: nchw[p] / nhwc[p] for p in nchw})):
+            spread = iqr.get(name, {}).get(fmt, {}).get("total") if fmt else None
+            rows.append({"name": name, "layout": layout, "total_ms": r["total"],
+                         "total_iqr_ms": spread, "features_ms": r["features"],
+                         "tail_ms": r["tail"]})
+    return rows
+
+
+def layout_verdict(t: dict, earlier: Mapping[str, cost.Latency] | None = None) -> list[str]:
+    """Computed sentences on ``sr_layout_times`` ``t`` (notebook 03, section 5): for which
+    networks channels_last was the faster layout, each network's features and tail speed-ups
+    (NCHW / channels_last), and, given ``earlier`` (name -> ``cost.Latency`` of the same
+    networks on the same input in channels_last, e.g. from ``interleaved_latency``), whether
+    the two timings of the same setup agree within their summed IQRs (if not, the machine
+    was busy)."""
+    names = list(t["best"])
+    faster = [n for n in names if t["best"][n] == "channels_last"]
+    lines = [f"channels_last was the faster layout for: {', '.join(faster) or 'neither'}"]
+    for n in names:
+        nchw, nhwc = t[n]["contiguous"], t[n]["channels_last"]
+        lines.append(f"{n}: channels_last speed-up {nchw['features'] / nhwc['features']:.2f}x "
+                     f"on the features, {nchw['tail'] / nhwc['tail']:.2f}x on the tail")
+    if earlier:
+        iqr = t.get("iqr", {})
+        off = [n for n in names if n in earlier and abs(t[n]["channels_last"]["total"]
+               - earlier[n].median_ms) > earlier[n].iqr_ms
+               + iqr.get(n, {}).get("channels_last", {}).get("total", 0.0)]
+        lines.append("the two timings of the same setup disagree: the machine was busy; rerun "
+                     "for stable numbers" if off else "the channels_last totals agree with "
+                     "the earlier timing of the same setup, within their spread")
+    return lines
 
 
 def format_layout_times(t: dict) -> list[str]:

@@ -102,9 +102,9 @@ MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 def memory_format_on(name: str, device: torch.device) -> torch.memory_format:
     """The tensor layout a convolutional network runs in on ``device``.
 
-    ``name``: "contiguous" (NCHW), "channels_last" (NHWC) or "auto": channels_last on the CPU,
-    where oneDNN's convolutions, depthwise ones above all, take a fast path in NHWC (notebook
-    03 measures it), and the default NCHW elsewhere.
+    ``name``: "contiguous" (NCHW), "channels_last" (NHWC) or "auto": channels_last on the CPU
+    (one fixed choice; notebook 03 times both layouts, part by part, on the machine it runs on),
+    and the default NCHW elsewhere.
     """
     if name not in MEMORY_FORMATS:
         raise ValueError(f"unknown memory_format {name!r}; expected one of {MEMORY_FORMATS}")
@@ -138,9 +138,13 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def describe() -> str:
-    """One-paragraph summary of the environment, printed by ``python -m srlab info``."""
+def describe(brief: bool = False) -> str:
+    """One-paragraph summary of the environment, printed by ``python -m srlab info``; with
+    ``brief``, the one line a lecture prints (torch, device, threads, mode)."""
     device = get_device()
+    if brief:
+        return (f"torch {torch.__version__} on {device} ({torch.get_num_threads()} CPU threads), "
+                f"{mode()} mode")
     labels = {"fast": "fast (SRLAB_FAST=1)", "full": "full (SRLAB_FULL=1)",
               "default": "default (set SRLAB_FAST=1 or SRLAB_FULL=1 to change)"}
     lines = [

@@ -21,17 +21,19 @@ Taught in notebooks 00 (the conventions), 02-03 (benchmark sets) and 05 (CIFAR-1
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from srlab import pretrained
+from srlab import config, data, pretrained
 from srlab.checks import check_image, check_int, check_scale
 from srlab.cost import count_params, measure_latency
-from srlab.degradation import bicubic, bicubic_down, mod_crop, quantize
+from srlab.degradation import BORDERS, bicubic, bicubic_down, bicubic_up, mod_crop, quantize
 from srlab.metrics import diversity, frechet_distance, high_frequency_energy, psnr, ssim
 
 Model = Callable[[torch.Tensor], torch.Tensor]
@@ -307,6 +309,44 @@ def format_paper_comparison(rows: Sequence[Mapping]) -> str:
             "report\n" + format_table(rows))
 
 
+def paper_verdict(rows: Sequence[Mapping]) -> str:
+    """One sentence on ``paper_comparison`` rows, set by set (never averaged): on which sets
+    our MSRN - SMSRN gap is larger than the paper's, on which our MSRN is below the paper's,
+    and which sets the paper does not report."""
+    if not rows:
+        raise ValueError("paper_verdict: no rows (run paper_comparison on at least one set)")
+    reported = [r for r in rows if r["paper_ratio"] is not None]
+    others = [r["set"] for r in rows if r["paper_ratio"] is None]
+    if not reported:
+        return (f"The paper reports none of these sets ({', '.join(others)}): there is no gap "
+                "of the paper's to compare ours with.")
+
+    def sets(names: list[str]) -> str:
+        if not names:
+            return "no set"
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+    larger = [r["set"] for r in reported if r["gap_db"] > r["paper_gap_db"]]
+    below = [r["set"] for r in reported if r["psnr_msrn"] < r["paper_msrn"]]
+    text = f"Our MSRN - SMSRN gap is larger than the paper's on {sets(larger)}"
+    if len(larger) < len(reported):
+        text += f", not larger on {sets([r['set'] for r in reported if r['set'] not in larger])}"
+    text += f"; our MSRN is below the paper's MSRN on {sets(below)}"
+    if others:
+        text += f"; the paper does not report {sets(others)}"
+    return text + "."
+
+
+# Published x4 Set5 PSNR-Y (dB) and parameter counts, for a parameters-vs-PSNR plot like the
+# SMSRN paper's Fig. 1: each model's own paper (EDSR-baseline: Lim et al. 2017; CARN: Ahn et al.
+# 2018; IMDN: Hui et al. 2019), MSRN and SMSRN as the SMSRN paper's Table 1 reports them.
+PUBLISHED_X4_SET5: dict[str, tuple[float, float]] = {
+    "bicubic": (0, 28.42), "EDSR-baseline": (1.52e6, 32.09), "CARN": (1.59e6, 32.13),
+    "IMDN": (715e3, 32.21), "MSRN (SMSRN paper)": (6_078_019, SMSRN_PAPER_X4["Set5"]["MSRN"][0]),
+    "SMSRN (SMSRN paper)": (888_929, SMSRN_PAPER_X4["Set5"]["SMSRN"][0]),
+}
+
+
 # (key, header, format) of the columns tables print, in order; None is printed as "-"
 COLUMNS = {
     "set": ("set", "s"), "name": ("model", "s"), "n": ("images", "d"), "steps": ("Step", "d"),
@@ -318,6 +358,12 @@ COLUMNS = {
     "paper_gap_db": ("paper gap dB", ".2f"), "hf_ratio": ("HF ratio", ".3f"),
     "diversity": ("diversity", ".4f"), "fd": ("FD-CIFAR", ".2f"), "macs_m": ("MACs(M)", ".1f"),
     "ips": ("img/s", ".0f"),  # the last two: srlab.compare.method_rows
+    # MSRN vs SMSRN part by part (srlab.bench.params_by_swap, macs_table, layout_rows)
+    "part": ("part", "s"), "layout": ("layout", "s"), "msrn": ("MSRN", ",.0f"),
+    "smsrn": ("SMSRN", ",.0f"), "share": ("SMSRN/MSRN", ".2%"),
+    "of_smsrn": ("share of SMSRN", ".1%"), "total_ms": ("total", ".2f"),
+    "total_iqr_ms": ("IQR", ".2f"), "features_ms": ("features", ".2f"),
+    "tail_ms": ("tail", ".2f"),
 }
 
 
@@ -341,3 +387,131 @@ def format_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None) 
 
     return "\n".join([line(headers)] + [line(r) for r in cells])
 
+
+
+# Bicubic x4 as SR papers tabulate it (EDSR, MSRN and the SMSRN paper): PSNR (dB) / SSIM,
+# Y channel, shave 4.
+BICUBIC_PAPER_X4: dict[str, tuple[float, float]] = {"Set5": (28.42, 0.8104),
+                                                    "Set14": (26.00, 0.7027)}
+COLUMNS.update({"border": ("border rule", "s"), "paper_psnr_y": ("paper PSNR-Y", ".2f"),
+                "paper_ssim_y": ("paper SSIM-Y", ".4f"), "psnr_vs_paper": ("PSNR - paper", "+.2f")})
+
+
+def bicubic_vs_paper(hr_sets: Mapping[str, Sequence[torch.Tensor]], scale: int = 4,
+                     paper: Mapping[str, tuple[float, float]] | None = None) -> list[dict]:
+    """The bicubic baseline under each border rule, next to the published values.
+
+    hr_sets: set name -> HR images, each (1, 3, H, W) in [0, 1]. For each set and each rule of
+    ``srlab.degradation.BORDERS`` ("renormalise": torch/PIL, srlab's default; "symmetric":
+    MATLAB's ``imresize``), every image is mod-cropped, downsampled and upsampled (8-bit both
+    times) with that rule, and PSNR/SSIM are taken on Y with a ``scale``-pixel shave. ``paper``:
+    set name -> (PSNR, SSIM) at this scale (default: ``BICUBIC_PAPER_X4`` at x4, none at other
+    scales). Returns rows {"set", "border", "n", "psnr_y", "ssim_y" (means over the set),
+    "paper_psnr_y", "paper_ssim_y", "psnr_vs_paper" (ours - paper, dB)}, paper entries None
+    for a set the paper does not list. Print them with ``format_table``.
+    """
+    scale = check_scale(scale)
+    paper = (BICUBIC_PAPER_X4 if scale == 4 else {}) if paper is None else paper
+    rows = []
+    for name, images in hr_sets.items():
+        if len(images) == 0:
+            raise ValueError(f"bicubic_vs_paper: set {name!r} holds no images")
+        for border in BORDERS:
+            scores = []
+            for i, img in enumerate(images):
+                hr = mod_crop(check_image(img, f"{name} image {i}", channels=3), scale)
+                lr = bicubic_down(hr, scale, border=border)
+                sr = bicubic_up(lr, scale, quantize=True, border=border)
+                scores.append((psnr(sr, hr, y_channel=True, shave=scale).item(),
+                               ssim(sr, hr, y_channel=True, shave=scale).item()))
+            p, s = (sum(v) / len(v) for v in zip(*scores, strict=True))
+            pub_p, pub_s = paper.get(name, (None, None))
+            rows.append({"set": name, "border": border, "n": len(scores), "psnr_y": p,
+                         "ssim_y": s, "paper_psnr_y": pub_p, "paper_ssim_y": pub_s,
+                         "psnr_vs_paper": None if pub_p is None else p - pub_p})
+    return rows
+
+
+# Bicubic as SR papers tabulate it (RCAN, Zhang et al. 2018, Table 2; EDSR and MSRN list the same
+# values): (set, scale) -> (PSNR-Y in dB, SSIM-Y), shave = scale. BICUBIC_PAPER_X4 is its x4 part.
+BICUBIC_PAPER: dict[tuple[str, int], tuple[float, float]] = {
+    ("Set5", 2): (33.66, 0.9299), ("Set14", 2): (30.24, 0.8688), ("B100", 2): (29.56, 0.8431),
+    ("Urban100", 2): (26.88, 0.8403), ("Set5", 4): (28.42, 0.8104), ("Set14", 4): (26.00, 0.7027),
+    ("B100", 4): (25.96, 0.6675), ("Urban100", 4): (23.14, 0.6577),
+}
+BICUBIC_SETS = ("Set5", "Set14", "B100", "Urban100")  # the sets notebook 00 introduces
+COLUMNS.update({"scale": ("scale", "d"), "n_set": ("of", "d")})
+
+
+def bicubic_benchmarks(names: Sequence[str] = BICUBIC_SETS, scales: Sequence[int] = (2, 4),
+                       limit: int | None | str = "by mode") -> list[dict]:
+    """The bicubic baseline on the classic test sets, next to the published values.
+
+    For each set of ``names`` found on this machine (in Google Colab the missing ones are
+    downloaded first, with ``srlab.data.benchmarks_for_notebook``) and each scale, every HR
+    image is mod-cropped, downsampled with ``bicubic_down`` and upsampled with ``bicubic_up``
+    (8-bit both times), then scored with PSNR and SSIM on Y with a ``scale``-pixel shave, as
+    the papers do. ``limit``: images per set (the first ones); ``"by mode"`` = 5 in fast mode
+    (``SRLAB_FAST``), all of them otherwise. Returns rows {"set", "scale", "n" (images
+    scored), "n_set" (images in the set), "psnr_y", "ssim_y" (means), "paper_psnr_y",
+    "paper_ssim_y" (``BICUBIC_PAPER``; None where it has no entry), "psnr_vs_paper" (ours -
+    paper, dB; None where the set was scored in part: a partial mean is not comparable with a
+    whole-set value)}. A set that is not found gives no row. Print with ``format_table``.
+    """
+    if limit == "by mode":
+        limit = config.budget(fast=5, default=None)
+    elif limit is not None:
+        limit = check_int(limit, "limit", minimum=1)
+    scales = [check_scale(s) for s in scales]
+    if "google.colab" in sys.modules:
+        data.benchmarks_for_notebook(names)  # downloads the missing sets, and says so
+    rows = []
+    for name in [n for n in names if n in data.available_benchmarks()]:
+        paths = data.benchmark_set(name, scales[0]).paths
+        images = [data.load_image(p) for p in paths[:limit]]
+        for scale in scales:
+            scores = []
+            for img in images:
+                hr = mod_crop(img, scale)
+                sr = bicubic_up(bicubic_down(hr, scale), scale, quantize=True)
+                scores.append((psnr(sr, hr, y_channel=True, shave=scale).item(),
+                               ssim(sr, hr, y_channel=True, shave=scale).item()))
+            p, s = (sum(v) / len(v) for v in zip(*scores, strict=True))
+            pub_p, pub_s = BICUBIC_PAPER.get((name, scale), (None, None))
+            whole = len(images) == len(paths)
+            rows.append({"set": name, "scale": scale, "n": len(images), "n_set": len(paths),
+                         "psnr_y": p, "ssim_y": s, "paper_psnr_y": pub_p, "paper_ssim_y": pub_s,
+                         "psnr_vs_paper": p - pub_p if pub_p is not None and whole else None})
+    return rows
+
+
+def single_channel_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The files among ``paths`` stored as one-channel (greyscale) images, in order.
+
+    ``srlab.data.load_image`` turns such a file into RGB with R = G = B = g, whose luma is
+    Y = 16/255 + (219/255) g, so its PSNR-Y is exactly 20 log10(255/219) = 1.32 dB above the
+    PSNR of its grey values. MATLAB evaluation scripts usually convert to Y only images with
+    three channels, so they score these files on the grey values (notebook 00, section 6).
+    """
+    from PIL import Image
+
+    found = []
+    for path in map(Path, paths):
+        with Image.open(path) as im:
+            if len(im.getbands()) == 1 and im.mode != "P":  # "P": a palette, colours inside
+                found.append(path)
+    return found
+
+
+def sample_image(sources: Mapping[str, object]) -> tuple[str, str, torch.Tensor]:
+    """One HR image to look at from the last test set of ``sources`` (as
+    ``srlab.data.benchmark_sources`` returns them): a set's first image, or the embedded
+    "coffee" photo (else the first photo). Returns (set name, image name, image (1, 3, H, W)
+    in [0, 1])."""
+    if not sources:
+        raise ValueError("sample_image: no test set given")
+    set_name, data = list(sources.items())[-1]
+    if isinstance(data, Mapping):
+        name = "coffee" if "coffee" in data else next(iter(data))
+        return set_name, name, data[name]
+    return set_name, data.names[0], data[0][1].unsqueeze(0)

@@ -1,7 +1,9 @@
 """The training loop: ``fit``, one for every network of the course (notebooks 02, 04 and 05).
 
-Adam with optional step decay, bf16 autocast on CUDA, tqdm progress, evaluation every
-``eval_every`` steps, atomic resumable checkpoints, and the history for plotting. Before a
+One step is forward, loss, backward, Adam step (notebook 02 writes it in six lines first); ``fit``
+repeats it with a fresh batch each time and adds the rest: optional step decay, bf16 autocast
+on CUDA, tqdm progress, evaluation every ``eval_every`` steps, atomic resumable checkpoints
+(``run_name``: load-else-train in a notebook), and the history for plotting. Before a
 long run it says how long it will take, measured on the first steps.
 
 Started by ``torchrun --nproc_per_node N``, the same loop is data-parallel
@@ -30,7 +32,7 @@ from tqdm.auto import tqdm
 
 from srlab import checkpoint
 from srlab.checks import check_int, check_positive
-from srlab.config import get_device, memory_format_on
+from srlab.config import get_device, memory_format_on, output_dir
 
 BatchFn = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -135,15 +137,26 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
+def run_checkpoint(run_name: str, steps: int, batch_size: int) -> Path:
+    """Where ``fit(..., run_name=...)`` keeps its checkpoint: ``<run_name>_<steps>x<batch_size>
+    .ckpt`` in ``srlab.config.output_dir()`` (``SRLAB_OUTPUTS``, default ``outputs/``), so runs
+    of another length or batch (e.g. fast mode's) never resume each other."""
+    if not isinstance(run_name, str) or not run_name or any(c in run_name for c in "/\\:"):
+        raise ValueError(f"run_name must be a non-empty name without '/', '\\' or ':', "
+                         f"got {run_name!r}")
+    return output_dir() / f"{run_name}_{steps}x{batch_size}.ckpt"
+
+
 def fit(model: nn.Module, train_data: Dataset | BatchFn, *, steps: int, batch_size: int,
         lr: float = 1e-4, loss: str | LossFn = "l1",
         eval_fn: Callable[[nn.Module], float] | None = None, eval_name: str = "eval",
         eval_every: int | None = None, ckpt_path: str | os.PathLike | None = None,
+        run_name: str | None = None,
         resume: bool = True, config: dict | None = None, seed: int = 0,
         device: str | torch.device | None = None, amp: bool = True,
-        lr_milestones: list[int] | None = None, progress: bool = True, log_every: int = 10,
-        ckpt_every: int | None = None, num_workers: int = 0, until: int | None = None
-        ) -> dict:
+        lr_milestones: list[int] | None = None, progress: bool = True,
+        log_every: int | None = None, ckpt_every: int | None = None, num_workers: int = 0,
+        until: int | None = None) -> dict:
     """Train ``model`` for ``steps`` Adam steps and return the history.
 
     train_data: a Dataset of (lr, hr) pairs, or ``batch_fn(batch_size, generator) -> (lr, hr)``
@@ -151,10 +164,15 @@ def fit(model: nn.Module, train_data: Dataset | BatchFn, *, steps: int, batch_si
     "model" (the model's own ``model.loss(lr, hr)``) or ``loss_fn(model, lr, hr) -> scalar``.
     ``eval_fn(model) -> float`` runs every ``eval_every`` steps and at the end; ``eval_name``
     says what it measures (e.g. "Set5 PSNR-Y (dB)") and is kept in the history.
-    ``lr_milestones``: steps where the learning rate halves. Checkpoints (atomic) go to
-    ``ckpt_path`` at every evaluation, every ``ckpt_every`` steps, at the end and on Ctrl-C;
-    with ``resume`` an existing checkpoint of the same kind/``config`` (default
-    ``model.config``) is continued, another kind/config is a ``ValueError``. ``until``: stop
+    ``lr_milestones``: steps where the learning rate halves. ``log_every``: the mean loss of
+    every that many steps goes into the history (default: every 10 steps, more often in runs
+    shorter than 80 steps, so a short curve still has about 8 points). Checkpoints (atomic) go
+    to ``ckpt_path`` at every evaluation, every ``ckpt_every`` steps (default: every quarter of
+    the run, at most 1000 steps apart), at the end and on Ctrl-C; with ``resume`` an existing
+    checkpoint of the same kind/``config`` (default ``model.config``) is continued, another
+    kind/config is a ``ValueError``. ``run_name`` instead of ``ckpt_path``: the checkpoint is
+    ``run_checkpoint(run_name, steps, batch_size)`` in the outputs folder, so running a notebook
+    cell again loads the finished run (or resumes an interrupted one). ``until``: stop
     at that step (a checkpoint is written there) of a run planned for ``steps``, so a long run
     can be split into parts, each resuming the last.
     Under torchrun, ``batch_size`` is the global batch (a multiple of the number of
@@ -164,9 +182,15 @@ def fit(model: nn.Module, train_data: Dataset | BatchFn, *, steps: int, batch_si
     Returns {"step", "loss", "eval_step", "eval", "eval_name", "seconds"}.
     """
     steps = check_int(steps, "steps", minimum=0)
+    log_every = (max(1, min(10, steps // 8)) if log_every is None
+                 else check_int(log_every, "log_every", minimum=1))
     stop = steps if until is None else min(steps, check_int(until, "until", minimum=1))
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     lr = check_positive(lr, "lr")
+    if run_name is not None:
+        if ckpt_path is not None:
+            raise ValueError("give ckpt_path or run_name, not both")
+        ckpt_path = run_checkpoint(run_name, steps, batch_size)
     device = init_distributed(device if device is not None else get_device())
     rank, world = rank_and_world()
     if batch_size % world:
@@ -178,7 +202,7 @@ def fit(model: nn.Module, train_data: Dataset | BatchFn, *, steps: int, batch_si
     config = dict(config if config is not None else getattr(model, "config", {}))
     loss_fn = _loss_fn(loss)
     milestones = sorted(lr_milestones or [])
-    ckpt_every = ckpt_every or eval_every or 1000
+    ckpt_every = ckpt_every or eval_every or min(1000, max(1, steps // 4))
     model.to(device)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     use_amp = amp and device.type == "cuda"  # bf16: no loss scaling needed

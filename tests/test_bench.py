@@ -125,6 +125,7 @@ def test_bench_sr_prints_the_measured_ratios(monkeypatch, capsys):
         faster = min(bench.LAYOUTS, key=lambda f, b=by_fmt: b[f]["total"])
         assert layouts["best"][name] == faster
         assert all(t > 0 for r in by_fmt.values() for t in r.values())
+        assert all(v >= 0 for r in layouts["iqr"][name].values() for v in r.values())
     best = {n: layouts[n][layouts["best"][n]] for n in ("MSRN", "SMSRN")}
     assert layouts["ratio"] == best["SMSRN"]["total"] / best["MSRN"]["total"]
     assert layouts["tail_floor"] == best["SMSRN"]["tail"] / best["MSRN"]["total"]
@@ -252,3 +253,135 @@ def test_bench_tinyunet_ablation_trains_each_variant_and_names_the_best(monkeypa
     best = max(rows, key=lambda r: r["psnr_rgb"])
     assert f"best: {best['name']}, {best['psnr_rgb'] - rows[0]['psnr_rgb']:+.2f} dB" in out
     assert len(list((tmp_path / "out" / "ablation").glob("ablation*_2x4_*img.ckpt"))) == 2
+
+
+# ------------------------------------------------ MSRN vs SMSRN part by part (notebook 03)
+def test_params_by_swap_accounts_for_every_parameter():
+    rows = bench.params_by_swap(MSRN(scale=4), SMSRN(scale=4))
+    assert [r["part"] for r in rows] == ["3x3 convs made separable (17)",
+                                         "5x5 convs made separable (16)",
+                                         "kept standard (1x1 convs, tail)", "total"]
+    assert [(r["msrn"], r["smsrn"]) for r in rows] == [
+        (1_477_888, 181_022), (4_097_536, 205_312), (502_595, 502_595), (6_078_019, 888_929)]
+    assert rows[-1]["share"] == pytest.approx(888_929 / 6_078_019)
+    # the total ratio is the rows' ratios weighted by their share of MSRN
+    weighted = sum(r["share"] * r["msrn"] for r in rows[:-1]) / rows[-1]["msrn"]
+    assert weighted == pytest.approx(rows[-1]["share"])
+    small = bench.params_by_swap(MSRN(scale=2, n_feats=8, n_blocks=1),
+                                 SMSRN(scale=2, n_feats=8, n_blocks=1))
+    assert [r["part"] for r in small][:2] == ["3x3 convs made separable (3)",
+                                              "5x5 convs made separable (2)"]
+    with pytest.raises(ValueError, match="layers that were not swapped differ"):
+        bench.params_by_swap(MSRN(scale=4, n_feats=8, n_blocks=1),
+                             SMSRN(scale=2, n_feats=8, n_blocks=1))
+    with pytest.raises(ValueError, match="separable in one network but a Depthwise"):
+        bench.params_by_swap(SMSRN(scale=2, n_feats=8, n_blocks=1),
+                             SMSRN(scale=2, n_feats=8, n_blocks=1))
+
+
+def test_macs_table_is_the_hand_count_per_lr_pixel():
+    msrn, smsrn = MSRN(scale=4), SMSRN(scale=4)
+    rows = bench.macs_table(msrn, smsrn, h=16)
+    assert {r["part"]: (r["msrn"], r["smsrn"]) for r in rows} == {
+        "head (LR)": (1_728, 219), "8 blocks (LR)": (5_701_632, 510_976),
+        "fusion 1x1 + 3x3 (LR)": (73_728, 73_728), "upsampler conv 1 (LR)": (147_456, 147_456),
+        "upsampler conv 2 (4x the LR pixels)": (589_824, 589_824),
+        "reconstruction 3x3 (16x the LR pixels)": (27_648, 27_648),
+        "mean shifts 1x1 (LR and HR)": (153, 153), "total": (6_542_169, 1_350_004)}
+    assert rows[-1]["share"] == pytest.approx(1_350_004 / 6_542_169)
+    assert round(100 * rows[-1]["share"], 1) == 20.6
+    assert sum(r["of_smsrn"] for r in rows[:-1]) == pytest.approx(1.0)
+    assert not msrn.head._forward_pre_hooks  # the shape hooks are gone
+
+
+@pytest.mark.parametrize("scale", [2, 3, 8])
+def test_macs_by_part_adds_up_at_any_scale(scale):
+    model = MSRN(scale=scale, n_feats=8, n_blocks=2)
+    parts = bench.macs_by_part(model, 8)
+    assert sum(parts.values()) == bench.cost.count_macs(model, (1, 3, 8, 8))
+    upsampler = [p for p in parts if p.startswith("upsampler")]
+    expected = {2: ["upsampler conv 1 (LR)"], 3: ["upsampler conv 1 (LR)"],
+                8: ["upsampler conv 1 (LR)", "upsampler conv 2 (4x the LR pixels)",
+                    "upsampler conv 3 (16x the LR pixels)"]}[scale]
+    assert upsampler == expected
+    assert f"reconstruction 3x3 ({scale * scale}x the LR pixels)" in parts
+    with pytest.raises(ValueError, match="h must be an integer >= 1"):
+        bench.macs_by_part(model, 0)
+
+
+def test_fell_compares_a_ratio_with_its_reference_within_the_spread():
+    assert bench.fell(0.43, 0.206, 0.2) == "less than"
+    assert bench.fell(0.21, 0.206, 0.05) == "about as much as"
+    assert bench.fell(0.206, 0.206) == "about as much as"
+    assert bench.fell(0.15, 0.206, 0.1) == "more than"
+    assert bench.fell(0.15, 0.206, 0.5) == "about as much as"  # a noisy timing decides nothing
+    with pytest.raises(ValueError, match="reference > 0"):
+        bench.fell(0.3, 0.0)
+
+
+def test_layout_rows_are_the_times_and_the_speed_ups():
+    times = {"MSRN": {"contiguous": {"total": 10.0, "features": 8.0, "tail": 2.0},
+                      "channels_last": {"total": 8.0, "features": 6.0, "tail": 2.5}},
+             "SMSRN": {"contiguous": {"total": 6.0, "features": 4.0, "tail": 2.0},
+                       "channels_last": {"total": 3.0, "features": 1.0, "tail": 2.0}},
+             "best": {"MSRN": "channels_last", "SMSRN": "channels_last"}}
+    rows = bench.layout_rows(times)
+    assert [(r["name"], r["layout"]) for r in rows] == [
+        (n, layout) for n in ("MSRN", "SMSRN") for layout in ("NCHW", "channels_last",
+                                                              "speed-up (x)")]
+    assert rows[0] == {"name": "MSRN", "layout": "NCHW", "total_ms": 10.0,
+                       "total_iqr_ms": None, "features_ms": 8.0, "tail_ms": 2.0}
+    assert (rows[2]["total_ms"], rows[2]["tail_ms"]) == (1.25, 0.8)
+    assert rows[5]["features_ms"] == 4.0
+    lines = evaluate.format_table(rows).splitlines()
+    assert lines[0].split() == ["model", "layout", "total", "IQR", "features", "tail"]
+    assert lines[3].split() == ["MSRN", "speed-up", "(x)", "1.25", "-", "1.33", "0.80"]
+    times["iqr"] = {n: {f: {"total": 0.5, "features": 0.1, "tail": 0.1} for f in bench.LAYOUTS}
+                    for n in ("MSRN", "SMSRN")}
+    rows = bench.layout_rows(times)
+    assert rows[1]["total_iqr_ms"] == 0.5 and rows[2]["total_iqr_ms"] is None
+
+
+def test_layout_verdict_names_the_faster_layout_and_checks_the_earlier_timing():
+    from srlab import cost
+
+    times = {"MSRN": {"contiguous": {"total": 10.0, "features": 8.0, "tail": 2.0},
+                      "channels_last": {"total": 8.0, "features": 6.0, "tail": 2.5}},
+             "SMSRN": {"contiguous": {"total": 3.0, "features": 1.0, "tail": 2.0},
+                       "channels_last": {"total": 6.0, "features": 4.0, "tail": 2.0}},
+             "iqr": {n: {f: {"total": 0.5} for f in bench.LAYOUTS} for n in ("MSRN", "SMSRN")},
+             "best": {"MSRN": "channels_last", "SMSRN": "contiguous"}}
+    lines = bench.layout_verdict(times)
+    assert lines == ["channels_last was the faster layout for: MSRN",
+                     "MSRN: channels_last speed-up 1.33x on the features, 0.80x on the tail",
+                     "SMSRN: channels_last speed-up 0.25x on the features, 1.00x on the tail"]
+    agree = {"MSRN": cost.Latency(8.4, 0.2, 8.0, 5, "cpu"),
+             "SMSRN": cost.Latency(6.0, 0.2, 6.0, 5, "cpu")}
+    assert bench.layout_verdict(times, agree)[-1].startswith("the channels_last totals agree")
+    busy = {**agree, "MSRN": cost.Latency(9.0, 0.2, 8.0, 5, "cpu")}  # 1.0 apart > 0.2 + 0.5
+    assert bench.layout_verdict(times, busy)[-1] == (
+        "the two timings of the same setup disagree: the machine was busy; rerun for stable "
+        "numbers")
+    times["best"]["MSRN"] = "contiguous"
+    assert bench.layout_verdict(times)[0] == "channels_last was the faster layout for: neither"
+
+
+def test_interleaved_latency_lets_the_models_take_turns():
+    calls = []
+
+    def model(name):
+        def run(x):
+            calls.append((name, tuple(x.shape)))
+        return run
+
+    x = torch.rand(1, 3, 4, 4)
+    lat = bench.interleaved_latency({"a": model("a"), "b": model("b")}, x, repeats=3, warmup=2)
+    # warm-up: 2 untimed + 1 timed call each, then the models take turns
+    assert [n for n, _ in calls] == ["a"] * 3 + ["b"] * 3 + ["a", "b"] * 3
+    assert {shape for _, shape in calls} == {(1, 3, 4, 4)}
+    assert set(lat) == {"a", "b"}
+    for t in lat.values():
+        assert t.repeats == 3 and t.device == "cpu" and 0 <= t.min_ms <= t.median_ms
+        assert t.iqr_ms >= 0
+    with pytest.raises(ValueError, match="repeats >= 1"):
+        bench.interleaved_latency({"a": model("a")}, x, repeats=0)

@@ -106,6 +106,9 @@ def test_describe_reports_the_settings(env, monkeypatch, tmp_path):
     text = config.describe()
     assert "mode: full (SRLAB_FULL=1)" in text and "offline: yes (SRLAB_OFFLINE=1)" in text
     assert f"data root: {tmp_path}" in text and "device cpu" in text
+    brief = config.describe(brief=True)
+    assert "\n" not in brief and "on cpu" in brief and brief.endswith("full mode")
+    assert "SRLAB_" not in brief and str(tmp_path) not in brief  # no infrastructure in a lecture
     env()
     monkeypatch.delenv("SRLAB_OFFLINE")
     text = config.describe()

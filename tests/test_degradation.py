@@ -10,8 +10,11 @@ from srlab.degradation import (
     bicubic,
     bicubic_down,
     bicubic_up,
+    border_band,
+    cubic_kernel,
     make_pairs,
     mod_crop,
+    noise_at_psnr,
     quantize,
     symmetric_index,
     symmetric_pad,
@@ -205,3 +208,72 @@ def test_bad_border_is_a_clear_error():
     for fn in (bicubic_down, bicubic_up):
         with pytest.raises(ValueError, match="border must be one of .*'symmetric'.*'reflect'"):
             fn(torch.rand(1, 3, 8, 8), 2, border="reflect")
+
+
+# -- the kernel, the border band and equal-PSNR noise (notebook 00's figures) -------------------
+
+
+def test_cubic_kernel_is_keys_and_what_bicubic_up_uses():
+    # notebook 00's worked example: a sample 1.25 pixels into a row of four
+    w = cubic_kernel(torch.tensor([1.25, 0.25, 0.75, 1.75]))
+    assert w.dtype == torch.float64
+    assert w.tolist() == pytest.approx([-0.0703125, 0.8671875, 0.2265625, -0.0234375])
+    row = torch.tensor([0.2, 0.4, 1.0, 0.6]).view(1, 1, 1, 4)
+    assert bicubic_up(row, 2)[0, 0, 0, 3].item() == pytest.approx(0.5453125, abs=1e-6)
+    # interpolating: 1 at 0, 0 at the other integers; partition of unity at any offset
+    for a in (-0.5, -0.75):
+        assert cubic_kernel(torch.tensor([0.0, 1.0, -1.0, 2.0, -2.0, 2.5]), a).tolist() == [
+            1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        offsets = torch.rand(50, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        taps = offsets[:, None] - torch.tensor([-1.0, 0.0, 1.0, 2.0], dtype=torch.float64)
+        assert torch.allclose(cubic_kernel(taps, a).sum(dim=1), torch.ones(50, dtype=torch.float64))
+    assert cubic_kernel(0.5).item() == pytest.approx(0.5625)  # plain floats work too
+    assert cubic_kernel(torch.tensor([-0.3, 0.3], dtype=torch.float64)).tolist() == [
+        cubic_kernel(0.3).item()] * 2  # symmetric
+    with pytest.raises(TypeError, match="a must be a number"):
+        cubic_kernel(0.5, a="-0.5")
+
+
+def test_cubic_kernel_with_a_minus_075_is_torchs_plain_bicubic():
+    row = torch.rand(1, 1, 1, 9, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    up = torch.nn.functional.interpolate(row, size=(1, 18), mode="bicubic", align_corners=False)
+    j = 9  # output sample 9 sits at input position (9 + 0.5) / 2 - 0.5 = 4.25
+    taps = torch.tensor([3, 4, 5, 6])
+    assert (cubic_kernel(4.25 - taps.double(), -0.75) * row[0, 0, 0, taps]).sum().item() == \
+        pytest.approx(up[0, 0, 0, j].item(), abs=1e-9)
+
+
+def test_border_band_measures_how_far_in_two_images_differ():
+    a = torch.rand(2, 3, 12, 10, generator=torch.Generator().manual_seed(0))
+    assert border_band(a, a.clone()) == 0
+    for ring in range(5):  # change one pixel `ring` pixels in from the left edge
+        b = a.clone()
+        b[1, 2, 6, ring] += 0.1
+        assert border_band(a, b) == ring + 1
+    b = a.clone()
+    b[0, 0, 11, 5] += 1e-4  # on the bottom edge, below a tolerance
+    assert border_band(a, b) == 1 and border_band(a, b, atol=1e-3) == 0
+    # the two border rules of bicubic_down differ in the outer 2 LR pixels; upsampling x4 widens
+    # that to 3.5 * 4 = 14 HR pixels (HR pixel k reaches LR pixel 1 while (k + 0.5) / 4 - 0.5 < 3)
+    hr = mod_crop(embedded_images()["coffee"], 4)
+    lr_sym, lr = bicubic_down(hr, 4, border="symmetric"), bicubic_down(hr, 4)
+    assert border_band(lr_sym, lr) == 2
+    assert border_band(bicubic_up(lr_sym, 4, quantize=True), bicubic_up(lr, 4, quantize=True)) == 14
+    with pytest.raises(ValueError, match="same shape"):
+        border_band(a, a[..., :5])
+    with pytest.raises(ValueError, match="4-D"):
+        border_band(a[0], a[0])
+
+
+def test_noise_at_psnr_hits_the_target_and_is_seeded():
+    hr = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(2))
+    for kwargs in ({}, {"y_channel": True, "shave": 4}):
+        noisy = noise_at_psnr(hr, 25.0, **kwargs)
+        assert noisy.shape == hr.shape and noisy.min() >= 0 and noisy.max() <= 1
+        assert psnr(noisy, hr, **kwargs).item() == pytest.approx(25.0, abs=1e-3)
+    assert torch.equal(noise_at_psnr(hr, 30.0, seed=3), noise_at_psnr(hr, 30.0, seed=3))
+    assert not torch.equal(noise_at_psnr(hr, 30.0, seed=3), noise_at_psnr(hr, 30.0, seed=4))
+    with pytest.raises(ValueError, match="out of reach"):
+        noise_at_psnr(hr, 1.0)
+    with pytest.raises(ValueError, match="out of reach"):
+        noise_at_psnr(hr, float("inf"))

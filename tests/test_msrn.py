@@ -8,6 +8,7 @@ from torch import nn
 from srlab.cost import count_params
 from srlab.layers import DepthwiseSeparableConv2d
 from srlab.models import MODELS, MSRB, MSRN, SMSRN, TinyUNetSR, build
+from srlab.models.msrn import parameter_table, receptive_field
 
 
 def test_parameter_counts_match_the_paper():
@@ -176,3 +177,53 @@ def test_forward_is_reconstruct_of_features():
         feats = model.features(x)
         assert feats.shape == (1, 8 * 4, 9, 7)  # head + 3 blocks, concatenated
         assert torch.allclose(model(x), model.reconstruct(feats).clamp(0, 1), atol=1e-6)
+
+
+@pytest.mark.parametrize("kernels", [[3], [3, 3], [5, 5], [3, 5], [1, 3, 5, 3]])
+def test_receptive_field_of_a_conv_stack_is_one_plus_the_sum_of_k_minus_one(kernels):
+    torch.manual_seed(0)
+    stack = nn.Sequential(*(nn.Conv2d(2, 2, k, padding=k // 2) for k in kernels))
+    width, mask = receptive_field(stack, 2, size=17)
+    assert width == 1 + sum(k - 1 for k in kernels)
+    assert mask.shape == (17, 17) and mask.dtype == torch.bool
+    assert int(mask.sum()) == width * width  # a full square window
+
+
+def test_receptive_field_of_an_msrb_is_the_5x5_path():
+    torch.manual_seed(0)
+    block = MSRB(n_feats=4)
+    assert receptive_field(block, 4)[0] == 9
+    with torch.no_grad():  # measured even inside no_grad, and the block is left untouched
+        assert receptive_field(block, 4, seed=3)[0] == 9
+    assert all(p.grad is None for p in block.parameters())
+
+
+def test_receptive_field_bad_input():
+    conv = nn.Conv2d(1, 1, 5, padding=2)
+    with pytest.raises(ValueError, match="reaches the border"):
+        receptive_field(nn.Sequential(conv, conv), 1, size=7)
+    with pytest.raises(ValueError, match="odd integer"):
+        receptive_field(conv, 1, size=20)
+    with pytest.raises(ValueError, match="channels must be"):
+        receptive_field(conv, 0)
+    with pytest.raises(ValueError, match="same-size feature map"):
+        receptive_field(nn.Conv2d(1, 1, 3), 1)
+
+
+@pytest.mark.parametrize("model, counts", [
+    (MSRN(scale=4), [1_792, 5_705_216, 73_856, 295_424, 1_731, 6_078_019]),
+    (SMSRN(scale=4), [286, 517_632, 73_856, 295_424, 1_731, 888_929]),
+    (MSRN(scale=3, n_feats=8, n_blocks=2), [224, 22_384, 784, 5_256, 219, 28_867]),
+], ids=["msrn_x4", "smsrn_x4", "msrn_x3_small"])
+def test_parameter_table_adds_up_part_by_part(model, counts):
+    rows = parameter_table(model)
+    assert [r["part"] for r in rows] == ["head", "body", "fusion", "upsampler", "reconstruction",
+                                         "total"]
+    assert [r["params"] for r in rows] == counts and counts[-1] == count_params(model)
+    assert sum(r["share"] for r in rows[:-1]) == pytest.approx(1.0) and rows[-1]["share"] == 1.0
+    # one conv worked by hand: the head is k^2 D N + N = 9 * 3 * 64 + 64 for MSRN x4
+    if counts[0] == 1_792:
+        assert rows[0]["layers"] == "3x3 3->64" and 9 * 3 * 64 + 64 == 1_792
+        assert rows[3]["layers"] == "2 x (3x3 64->256, shuffle 2)"
+    with pytest.raises(TypeError, match="expects an MSRN or SMSRN"):
+        parameter_table(nn.Conv2d(1, 1, 3))

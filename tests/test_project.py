@@ -82,6 +82,47 @@ def test_lecture_ends_with_a_summary_and_what_next(path):
         f"{path.name}: sections after the summary that are not an appendix: {sections}")
 
 
+# Notebooks 00-03 are held to the teaching rubric's cell and action rules (notebooks-00-04 review).
+TAUGHT_LECTURES = [p for p in LECTURES if p.name[:2] in {"00", "01", "02", "03"}]
+MAX_CELL_LINES = 15
+# what counts as the student doing something in a section
+STUDENT_ACTIONS = ("**Predict, then run.**", "**Your turn.**", "**Try it.**")
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["cells"]
+
+
+@pytest.mark.parametrize("path", TAUGHT_LECTURES, ids=[p.name for p in TAUGHT_LECTURES])
+def test_lecture_code_cells_are_short(path):
+    """A cell a student reads is short; longer only when it is the code being taught (tagged)."""
+    long = [(i, len("".join(c["source"]).splitlines())) for i, c in enumerate(_cells(path))
+            if c["cell_type"] == "code" and i > 0
+            and "taught" not in c.get("metadata", {}).get("tags", [])
+            and len("".join(c["source"]).splitlines()) > MAX_CELL_LINES]
+    assert not long, (f"{path.name}: code cells over {MAX_CELL_LINES} lines (cell, lines): {long}; "
+                      "move the machinery into srlab, or tag the cell 'taught' if it is the lesson")
+
+
+@pytest.mark.parametrize("path", TAUGHT_LECTURES, ids=[p.name for p in TAUGHT_LECTURES])
+def test_every_lecture_section_gives_the_student_something_to_do(path):
+    sections: dict[str, str] = {}
+    current = None
+    for cell in _cells(path):
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            heading = next((line for line in text.splitlines() if line.startswith("## ")), None)
+            if heading:
+                current = heading if re.match(r"## \d", heading) else None
+        if current:
+            sections[current] = sections.get(current, "") + text
+    assert sections, f"{path.name}: no numbered sections"
+    idle = [h for h, text in sections.items() if not any(a in text for a in STUDENT_ACTIONS)]
+    assert not idle, f"{path.name}: sections without a student action {STUDENT_ACTIONS}: {idle}"
+    linked = [h for h, text in sections.items() if "../exercises/" in text]
+    assert linked, f"{path.name}: no section links to its exercises"
+
+
 def _pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 

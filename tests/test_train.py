@@ -331,7 +331,8 @@ def test_torchrun_trains_like_one_process_and_resumes(tmp_path):
     assert out_two.count("done: 20 steps") == 1 and out_two.count("train smsrn x4") == 1
     assert "2 processes of 2 images" in out_two
     assert two["step"] == one["step"] == 20
-    assert two["history"]["step"] == one["history"]["step"] == [10, 20]
+    # fit's default log_every for a 20-step run: every 2 steps (about 8 points a curve)
+    assert two["history"]["step"] == one["history"]["step"] == list(range(2, 21, 2))
     assert two["history"]["loss"] == pytest.approx(one["history"]["loss"], rel=LOSS_RTOL)
     torch.manual_seed(0)
     init = SMSRN(scale=4).state_dict()  # what the command built from --seed 0
@@ -352,3 +353,44 @@ def test_global_batch_must_split_over_the_processes(monkeypatch, sampler):
     with pytest.raises(ValueError, match="batch_size 4 is the global batch: it must be a "
                                          "multiple of the 3 processes"):
         fit(tiny(), sampler, steps=1, batch_size=4, progress=False)
+
+
+def test_run_name_keeps_the_checkpoint_in_the_outputs_folder(tmp_path, monkeypatch, sampler):
+    """A notebook cell trains with run_name: running it again loads the finished run."""
+    monkeypatch.setenv("SRLAB_OUTPUTS", str(tmp_path))
+    kw = dict(steps=4, batch_size=2, lr=1e-3, device="cpu", progress=False, run_name="demo")
+    model = tiny()
+    first = fit(model, sampler, **kw)
+    ckpt = tmp_path / "demo_4x2.ckpt"
+    assert train.run_checkpoint("demo", 4, 2) == ckpt
+    assert load_checkpoint(ckpt, "msrn", model.config)["step"] == 4
+    again = tiny()
+    second = fit(again, sampler, **kw)  # nothing left to train: the saved run is loaded
+    assert second["step"] == first["step"] and second["loss"] == first["loss"]
+    for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    fit(tiny(), sampler, **{**kw, "steps": 2})  # another length: its own checkpoint
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo_2x2.ckpt", "demo_4x2.ckpt"]
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "c:\\d", 3])
+def test_run_name_bad(name, tmp_path, sampler):
+    with pytest.raises(ValueError, match="run_name must be a non-empty name"):
+        fit(tiny(), sampler, steps=1, batch_size=1, device="cpu", progress=False, run_name=name)
+    with pytest.raises(ValueError, match="give ckpt_path or run_name, not both"):
+        fit(tiny(), sampler, steps=1, batch_size=1, device="cpu", progress=False,
+            run_name="x", ckpt_path=tmp_path / "x.ckpt")
+
+
+def test_default_log_and_checkpoint_intervals(tmp_path, monkeypatch, sampler):
+    """By default a short run still logs about 8 points and checkpoints every quarter."""
+    saved = []
+    monkeypatch.setattr(train.checkpoint, "save", lambda obj, path: saved.append(obj["step"]))
+    kw = dict(batch_size=1, device="cpu", progress=False, ckpt_path=tmp_path / "run.ckpt")
+    assert fit(tiny(), sampler, steps=8, **kw)["step"] == list(range(1, 9))
+    assert saved == [2, 4, 6, 8]
+    saved.clear()
+    assert fit(tiny(), sampler, steps=40, **kw)["step"] == list(range(5, 41, 5))
+    assert saved == [10, 20, 30, 40]
+    with pytest.raises(ValueError, match="log_every must be an integer >= 1"):
+        fit(tiny(), sampler, steps=1, log_every=0, **kw)

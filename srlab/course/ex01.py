@@ -150,7 +150,7 @@ def _conv_variants(conv: nn.Conv2d, shape: tuple[int, ...]) -> list[tuple[int, s
 
 @register(
     "01.3", "MACs of any nn.Conv2d layer",
-    lesson=f"{LESSON}, section 3 (Measured, not just derived)",
+    lesson=f"{LESSON}, section 3 (Measured, not just derived: the output-size formula)",
     hints=["MACs = (number of output values) x (MACs per output value). An output value of a conv "
            "with `groups` sees in_channels / groups channels through a kh x kw kernel.",
            "Output height: floor((H + 2 padding - dilation (kh - 1) - 1) / stride) + 1, the same "
@@ -192,7 +192,7 @@ def check_conv_macs(answer, rng: torch.Generator, strict: bool) -> str:
 
 @register(
     "01.4", "Parameters of a depthwise-separable layer",
-    lesson=f"{LESSON}, section 3 (the parameter count after the MAC table)",
+    lesson=f"{LESSON}, section 3 (Measured, not just derived: parameters and biases)",
     hints=["Count the weights and the biases of each part: the depthwise conv (D filters of "
            "k x k, one bias per channel) and the pointwise conv (N filters of 1 x 1 x D, one "
            "bias per output).",
@@ -254,7 +254,7 @@ class _Workload:
 
 @register(
     "01.5", "A latency timer: warm-up, repeats, median",
-    lesson=f"{LESSON}, section 4 (Timing both layers)",
+    lesson=f"{LESSON}, section 5 (Timing both layers)",
     hints=["Call fn(x) `warmup` times without timing, then `repeats` times, timing each call "
            "alone with time.perf_counter(); return the median in milliseconds.",
            "Run everything inside `with torch.no_grad():`; statistics.median(times) is robust to "

@@ -135,7 +135,7 @@ def _tail_params(scale: int, n: int, blocks: int, bias: bool = True, head: bool 
 
 @register(
     "02.2", "The tail's parameters as a formula",
-    lesson=f"{LESSON}, section 3 (MSRN assembled, where the parameters are)",
+    lesson=f"{LESSON}, section 3 (MSRN assembled: where the parameters are)",
     hints=["The tail is: 1x1 conv (n_blocks + 1) * n -> n (fusion of M1..Mn and the head), "
            "3x3 conv n -> n, the upsampler, 3x3 conv n -> 3. A k x k conv D -> N has "
            "k^2 D N weights and N biases.",
@@ -197,7 +197,7 @@ def _measured_field(kernels: list[int]) -> int:
 
 @register(
     "02.3", "The receptive field of a stack of convolutions",
-    lesson=f"{LESSON}, section 1 (the multi-scale idea and receptive fields)",
+    lesson=f"{LESSON}, section 1 (receptive fields: what one output pixel sees)",
     hints=["One k x k conv (stride 1) lets an output pixel see k x k input pixels; each further "
            "conv widens that window by k - 1 (it adds (k - 1) / 2 on each side).",
            "A 1x1 conv does not widen anything; no convs at all see 1 pixel.",
@@ -243,7 +243,7 @@ def _no_builtin(*args: object, **kwargs: object) -> torch.Tensor:
 
 @register(
     "02.4", "The sub-pixel shuffle by hand",
-    lesson=f"{LESSON}, section 3 (MSRN assembled: the upsampler)",
+    lesson=f"{LESSON}, section 3 (MSRN assembled: the upsampler's pixel shuffle)",
     hints=["Channel c * r^2 + i * r + j of the input becomes channel c at output pixel "
            "(h * r + i, w * r + j): split the channels into (C, r, r), then interleave.",
            "x.reshape(N, C, r, r, H, W), then permute so the axes are (N, C, H, r, W, r), then "

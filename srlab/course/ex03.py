@@ -109,7 +109,7 @@ def _compare(got: nn.Module, expected: nn.Module, what: str, x: torch.Tensor) ->
 
 @register(
     "03.1", "Make any network depthwise-separable",
-    lesson=f"{LESSON}, sections 1 and 2 (one separable replacement; SMSRB and SMSRN)",
+    lesson=f"{LESSON}, sections 1 and 2 (the swap; SMSRB and SMSRN, part by part)",
     hints=["Work on copy.deepcopy(model), so the original stays as it is; a function that "
            "returns the replacement of one module and calls itself on every child "
            "(named_children, setattr) handles any nesting, and the model itself being a conv.",
@@ -181,7 +181,7 @@ def check_make_separable(answer, rng: torch.Generator, strict: bool) -> str:
 
 @register(
     "03.2", "Parameters of a depthwise-separable conv",
-    lesson=f"{LESSON}, section 1 (one separable replacement)",
+    lesson=f"{LESSON}, section 1 (the swap: what share of MSRN survives)",
     hints=["Depthwise: D filters of k x k (one per input channel) and D biases; pointwise: a 1x1 "
            "conv D -> N, D N weights and N biases.",
            "Both parts carry a bias when bias=True, none when bias=False.",
@@ -222,7 +222,7 @@ def check_separable_params(answer, rng: torch.Generator, strict: bool) -> str:
 
 @register(
     "03.3", "The SMSRB/MSRB parameter share as a function of n_feats",
-    lesson=f"{LESSON}, section 2 (SMSRB and SMSRN)",
+    lesson=f"{LESSON}, section 2 (SMSRB and SMSRN, part by part)",
     hints=["Count each layer of the block for n features: conv_3_1 and conv_5_1 are n -> n, "
            "conv_3_2 and conv_5_2 are 2n -> 2n, the confusion 1x1 is 4n -> n and stays standard. "
            "Every part has a bias.",
@@ -288,7 +288,7 @@ def _tail_macs(scale: int, n: int, blocks: int, h: int, w: int, grow: bool = Tru
 
 @register(
     "03.4", "MACs of the tail, which SMSRN leaves standard",
-    lesson=f"{LESSON}, section 3 (MACs and latency)",
+    lesson=f"{LESSON}, section 3 (where the MACs go: a hand count)",
     hints=["A k x k conv D -> N costs k^2 D N MACs per output pixel (biases and PixelShuffle "
            "are not counted). Go through the tail: 1x1 fusion ((b + 1) n -> n) and 3x3 n -> n at "
            "h x w, then the upsampler, then the 3x3 n -> 3 reconstruction.",
@@ -335,7 +335,7 @@ K1_N = 64  # the output channels named in the exercise
 
 @register(
     "03.5", "Equation (5) for a 1x1 conv",
-    lesson=f"{LESSON}, section 1 (one separable replacement, equation (5))",
+    lesson=f"{LESSON}, section 1 (the swap, equation (5))",
     hints=["Put k = 1 into 1/N + 1/k^2 with the N given in the exercise.",
            "1/k^2 is 1 for k = 1: the 'depthwise' part is a per-channel scaling that costs D "
            "MACs, and the pointwise part is the whole original conv again.",

@@ -1,6 +1,7 @@
 """The course's networks, and the one way to build any of them from a checkpoint's config.
 
-- ``msrn``: MSRN and SMSRN, x2/x3/x4 SR (notebooks 02, 03).
+- ``msrn``: MSRN and SMSRN, x2/x3/x4 SR (notebooks 02, 03), with ``receptive_field`` (measured
+  by back-propagation) and ``parameter_table`` (MSRN's parameters part by part).
 - ``tinyunet``: the TinyUNet denoiser (notebook 05); ``tinyunet_sr``: ``TinyUNetSR``, the
   x2 super-resolver around it (few-step DDIM diffusion or one-pass regression);
   ``tinyunet_fast``: ``FastSampler``, its DDIM sampler with the per-step bookkeeping removed.
@@ -16,7 +17,7 @@ from torch import nn
 
 from srlab.checks import check_choice
 from srlab.models.cifar_classifier import CifarClassifier
-from srlab.models.msrn import MSRB, MSRN, SMSRN
+from srlab.models.msrn import MSRB, MSRN, SMSRN, parameter_table, receptive_field
 from srlab.models.resdiff_sr import ResDiffSR
 from srlab.models.resshift_sr import ResShiftSR
 from srlab.models.tinyunet import TinyUNet
@@ -36,4 +37,5 @@ def build(kind: str, config: dict | None = None) -> nn.Module:
 
 
 __all__ = ["MODELS", "SR_MODELS", "CifarClassifier", "FastSampler", "MSRB", "MSRN", "ResDiffSR",
-           "ResShiftSR", "SMSRN", "TinyUNet", "TinyUNetSR", "build"]
+           "ResShiftSR", "SMSRN", "TinyUNet", "TinyUNetSR", "build", "parameter_table",
+           "receptive_field"]

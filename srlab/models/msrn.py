@@ -4,7 +4,8 @@ Both take an RGB batch in [0, 1] of shape (N, 3, h, w) and return (N, 3, h*scale
 Inside, the image is scaled to MSRN's 0-255 range and the DIV2K mean is subtracted, as in the
 official code; outputs are clamped to [0, 1] in eval mode (training sees the raw output).
 
-Taught in notebooks 02 (MSRN) and 03 (SMSRN).
+``receptive_field`` measures what one output pixel of a block sees, ``parameter_table`` counts
+the parameters part by part. Taught in notebooks 02 (MSRN) and 03 (SMSRN).
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ class MSRN(nn.Module):
     Input (N, n_colors, h, w) float in [0, 1]; output (N, n_colors, h*scale, w*scale), NCHW.
 
     ``memory_format`` is the layout the convolutions run in (``srlab.config.memory_format_on``):
-    "auto" (channels_last on the CPU, where it is measured faster for both networks, and
-    SMSRN's depthwise convolutions gain most), "contiguous" or "channels_last". Only the
+    "auto" (channels_last on the CPU: one fixed choice, not measured per machine),
+    "contiguous" or "channels_last". Only the
     input is converted (a convolution runs channels_last when its input is), so the weights,
     the state dict and the output stay in the default layout. Notebook 03 times both.
     """
@@ -170,3 +171,85 @@ class SMSRN(MSRN):
                  n_colors: int = 3, memory_format: str = "auto") -> None:
         super().__init__(scale, n_feats, n_blocks, n_colors, separable=True,
                          memory_format=memory_format)
+
+
+# -- what the network looks at and where its parameters are (notebook 02) -------------------
+
+
+def receptive_field(module: nn.Module, channels: int, size: int = 21, seed: int = 0
+                    ) -> tuple[int, torch.Tensor]:
+    """The receptive field of the centre output pixel of ``module``, measured.
+
+    ``module`` maps (1, channels, size, size) to a feature map of the same height and width
+    (stride-1, "same"-padded convolutions, e.g. an ``MSRB``). One random input (from ``seed``)
+    goes through it; the gradient of the centre output pixel (summed over channels) is non-zero
+    exactly at the input pixels it depends on. Returns (width, mask): the width in pixels of
+    that window and its (size, size) bool mask. ``size`` is odd; a window that reaches the
+    border of the input is a ``ValueError`` (pass a larger ``size``).
+    """
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise ValueError(f"channels must be an integer >= 1, got {channels!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
+        raise ValueError(f"size must be an odd integer >= 3, got {size!r}")
+    gen = torch.Generator().manual_seed(seed)
+    param = next(module.parameters(), None)
+    x = torch.randn(1, channels, size, size, generator=gen)
+    if param is not None:
+        x = x.to(device=param.device, dtype=param.dtype)
+    x.requires_grad_(True)
+    with torch.enable_grad():
+        out = module(x)
+        if out.shape[-2:] != x.shape[-2:]:
+            raise ValueError(f"receptive_field: the module changed the size {size}x{size} to "
+                             f"{tuple(out.shape[-2:])}; it needs a same-size feature map")
+        (grad,) = torch.autograd.grad(out[0, :, size // 2, size // 2].sum(), x)
+    mask = (grad[0].abs().sum(dim=0) > 0).cpu()  # the parameters' .grad stay untouched
+    rows, cols = mask.any(dim=1).nonzero(), mask.any(dim=0).nonzero()
+    if rows.numel() == 0:
+        raise ValueError("receptive_field: no input pixel reaches the centre output pixel")
+    if rows.min() == 0 or cols.min() == 0 or rows.max() == size - 1 or cols.max() == size - 1:
+        raise ValueError(f"receptive_field: the window reaches the border of the {size}x{size} "
+                         "input, so it may be wider; pass a larger size")
+    width = int(max(rows.max() - rows.min(), cols.max() - cols.min())) + 1
+    return width, mask
+
+
+def _conv_text(module: nn.Module) -> str:
+    """'3x3 64->256' for a conv, 'separable 3x3 64->256' for a depthwise-separable one."""
+    if isinstance(module, nn.Conv2d):
+        k = module.kernel_size[0]
+        return f"{k}x{k} {module.in_channels}->{module.out_channels}"
+    convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+    k = convs[0].kernel_size[0]
+    return f"separable {k}x{k} {convs[0].in_channels}->{convs[-1].out_channels}"
+
+
+def parameter_table(model: MSRN) -> list[dict]:
+    """MSRN's (or SMSRN's) trainable parameters part by part, in the order data flows.
+
+    Returns rows {"part", "layers", "params", "share"} for the head, the ``n_blocks`` MSRBs,
+    the hierarchical fusion (1x1 and 3x3), the upsampler and the reconstruction conv, then a
+    "total" row; ``share`` is the fraction of the total. The parts add up to
+    ``count_params(model)`` (the frozen mean shifts are not counted).
+    """
+    if not isinstance(model, MSRN):
+        raise TypeError(f"parameter_table expects an MSRN or SMSRN, got {type(model).__name__}")
+
+    def count(*modules: nn.Module) -> int:
+        return sum(p.numel() for m in modules for p in m.parameters() if p.requires_grad)
+
+    fusion, conv3, upsampler, recon = model.tail
+    ups = [m for m in upsampler if isinstance(m, nn.Conv2d)]
+    shuffle = upsampler[1].upscale_factor
+    block = "SMSRB" if model.config.get("separable") or isinstance(model, SMSRN) else "MSRB"
+    parts = [
+        ("head", _conv_text(model.head), count(model.head)),
+        ("body", f"{len(model.body)} x {block}", count(model.body)),
+        ("fusion", f"{_conv_text(fusion)}, {_conv_text(conv3)}", count(fusion, conv3)),
+        ("upsampler", f"{len(ups)} x ({_conv_text(ups[0])}, shuffle {shuffle})",
+         count(upsampler)),
+        ("reconstruction", _conv_text(recon), count(recon)),
+    ]
+    total = sum(n for _, _, n in parts)
+    rows = [{"part": p, "layers": text, "params": n, "share": n / total} for p, text, n in parts]
+    return rows + [{"part": "total", "layers": "", "params": total, "share": 1.0}]
